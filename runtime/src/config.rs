@@ -1,0 +1,400 @@
+//! `Config`: the tracer's settings, built in code or read from the `JAEGER_*` variables that
+//! every Jaeger client understands.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::report::{Protocol, Sink};
+use crate::sampler::Sampler;
+use crate::tag::{IntoTagValue, TagValue};
+
+/// Where spans are sent.
+pub(crate) enum Destination {
+    Agent { address: String, protocol: Protocol },
+    Sink(Box<dyn Sink>),
+}
+
+/// The tracer's settings, for [`crate::init`].
+///
+/// In code:
+///
+/// ```
+/// use std::time::Duration;
+/// use traced::{Config, Sampler};
+///
+/// let config = Config::new("gallery-api")
+///     .sampler(Sampler::probabilistic(0.1).unwrap())
+///     .agent("127.0.0.1:6831")
+///     .tag("region", "eu-west-1")
+///     .flush_interval(Duration::from_millis(500));
+/// # let _ = config;
+/// ```
+///
+/// From the environment, with the names and meanings of Jaeger's clients:
+///
+/// | variable | meaning | default |
+/// | --- | --- | --- |
+/// | `JAEGER_SERVICE_NAME` | the service name | the executable's name |
+/// | `JAEGER_AGENT_HOST` | the agent's host | `127.0.0.1` |
+/// | `JAEGER_AGENT_PORT` | the agent's UDP port (thrift compact) | `6831` |
+/// | `JAEGER_SAMPLER_TYPE` | `const`, `probabilistic` or `ratelimiting` | `const` |
+/// | `JAEGER_SAMPLER_PARAM` | 0 or 1; a probability; traces per second | `1` |
+/// | `JAEGER_TAGS` | process tags, `k=v,k2=${ENV_VAR:default}` | none |
+/// | `JAEGER_DISABLED` | `true` installs no tracer | `false` |
+pub struct Config {
+    pub(crate) service_name: String,
+    pub(crate) tags: Vec<(String, TagValue)>,
+    pub(crate) sampler: Sampler,
+    pub(crate) destination: Destination,
+    pub(crate) max_packet_size: usize,
+    pub(crate) queue_size: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) disabled: bool,
+}
+
+/// Default capacity of the finished-span queue.
+pub const DEFAULT_QUEUE_SIZE: usize = 4096;
+
+impl Config {
+    /// Settings for `service_name`: every trace sampled, reported to a Jaeger agent on
+    /// `127.0.0.1:6831`.
+    pub fn new(service_name: impl Into<String>) -> Self {
+        Config {
+            service_name: service_name.into(),
+            tags: Vec::new(),
+            sampler: Sampler::always(),
+            destination: Destination::Agent {
+                address: "127.0.0.1:6831".into(),
+                protocol: Protocol::Compact,
+            },
+            max_packet_size: crate::report::DEFAULT_MAX_PACKET_SIZE,
+            queue_size: DEFAULT_QUEUE_SIZE,
+            flush_interval: Duration::from_secs(1),
+            shutdown_timeout: Duration::from_secs(5),
+            disabled: false,
+        }
+    }
+
+    /// Reads the `JAEGER_*` variables (see the table above). A variable set to a value that
+    /// cannot be used is an error naming the variable and the value.
+    ///
+    /// ```no_run
+    /// let _guard = traced::init(traced::Config::from_env()?)?;
+    /// # Ok::<(), traced::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let service_name = var("JAEGER_SERVICE_NAME")
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(executable_name);
+        let mut config = Config::new(service_name);
+
+        if let Some(value) = var("JAEGER_DISABLED") {
+            config.disabled = parse_bool("JAEGER_DISABLED", &value)?;
+        }
+
+        let host = var("JAEGER_AGENT_HOST").filter(|h| !h.trim().is_empty());
+        let port = match var("JAEGER_AGENT_PORT") {
+            Some(value) => value.trim().parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                invalid("JAEGER_AGENT_PORT", &value, "expected a port number from 1 to 65535")
+            })?,
+            None => Protocol::Compact.default_port(),
+        };
+        let host = host.as_deref().map_or("127.0.0.1", str::trim);
+        let address = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}") // a bare IPv6 address
+        } else {
+            format!("{host}:{port}")
+        };
+        config.destination = Destination::Agent {
+            address,
+            protocol: Protocol::Compact,
+        };
+
+        config.sampler = sampler_from(var("JAEGER_SAMPLER_TYPE"), var("JAEGER_SAMPLER_PARAM"))?;
+
+        if let Some(value) = var("JAEGER_TAGS") {
+            config.tags = parse_tags(&value, &var)?;
+        }
+        Ok(config)
+    }
+
+    /// Decides which new traces are recorded (default: all).
+    #[must_use]
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = sampler;
+        self
+    }
+
+    /// Adds a process tag (shown on every span of this service in Jaeger).
+    #[must_use]
+    pub fn tag(mut self, key: impl Into<String>, value: impl IntoTagValue) -> Self {
+        self.tags.push((key.into(), value.into_tag_value()));
+        self
+    }
+
+    /// Reports to the Jaeger agent at `address` (`host:port`) over UDP, thrift compact. The host
+    /// is resolved by [`crate::init`]: a name that does not resolve is an error there.
+    #[must_use]
+    pub fn agent(self, address: impl Into<String>) -> Self {
+        self.agent_with(address, Protocol::Compact)
+    }
+
+    /// Reports to the Jaeger agent at `address` with the given thrift protocol.
+    #[must_use]
+    pub fn agent_with(mut self, address: impl Into<String>, protocol: Protocol) -> Self {
+        self.destination = Destination::Agent {
+            address: address.into(),
+            protocol,
+        };
+        self
+    }
+
+    /// Reports to a sink of your own instead of a Jaeger agent.
+    #[must_use]
+    pub fn sink(mut self, sink: impl Sink) -> Self {
+        self.destination = Destination::Sink(Box::new(sink));
+        self
+    }
+
+    /// Keeps every UDP datagram within `bytes` (default 65,000, the agent's limit).
+    #[must_use]
+    pub fn max_packet_size(mut self, bytes: usize) -> Self {
+        self.max_packet_size = bytes;
+        self
+    }
+
+    /// How many finished spans may wait for the reporter thread (default 4096). When the queue
+    /// is full, spans are dropped and counted: the application never waits.
+    #[must_use]
+    pub fn queue_size(mut self, spans: usize) -> Self {
+        self.queue_size = spans;
+        self
+    }
+
+    /// How long a finished span may wait in a partial batch before it is sent (default 1 s).
+    #[must_use]
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// How long dropping the guard of [`crate::init`] waits for the last spans to be sent
+    /// (default 5 s).
+    #[must_use]
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// `true` installs no tracer at all: traced functions run as if untraced.
+    #[must_use]
+    pub fn disabled(mut self, disabled: bool) -> Self {
+        self.disabled = disabled;
+        self
+    }
+
+    /// The service name.
+    pub fn service_name(&self) -> &str {
+        &self.service_name
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let setting = |setting, reason: &str| Error::InvalidSetting {
+            setting,
+            reason: reason.into(),
+        };
+        if self.service_name.trim().is_empty() {
+            return Err(setting("service_name", "must not be empty"));
+        }
+        if self.queue_size == 0 {
+            return Err(setting("queue_size", "must be at least 1"));
+        }
+        if self.max_packet_size < 512 {
+            return Err(setting("max_packet_size", "must be at least 512 bytes"));
+        }
+        if self.flush_interval.is_zero() {
+            return Err(setting("flush_interval", "must be longer than zero"));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let destination = match &self.destination {
+            Destination::Agent { address, protocol } => format!("agent {address} ({protocol:?})"),
+            Destination::Sink(_) => "custom sink".to_owned(),
+        };
+        f.debug_struct("Config")
+            .field("service_name", &self.service_name)
+            .field("sampler", &self.sampler)
+            .field("destination", &destination)
+            .field("tags", &self.tags)
+            .field("queue_size", &self.queue_size)
+            .field("flush_interval", &self.flush_interval)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid(variable: &'static str, value: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidVariable {
+        variable,
+        value: value.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn executable_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown_service".to_owned())
+}
+
+fn parse_bool(variable: &'static str, value: &str) -> Result<bool, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" | "" => Ok(false),
+        _ => Err(invalid(variable, value, "expected true or false")),
+    }
+}
+
+fn sampler_from(kind: Option<String>, param: Option<String>) -> Result<Sampler, Error> {
+    let param_value = match &param {
+        Some(text) => Some(text.trim().parse::<f64>().map_err(|_| {
+            invalid("JAEGER_SAMPLER_PARAM", text, "expected a number")
+        })?),
+        None => None,
+    };
+    let param_text = param.as_deref().unwrap_or_default();
+    let kind_text = kind.as_deref().map(str::trim).unwrap_or("const");
+    match kind_text {
+        "const" | "" => match param_value {
+            None => Ok(Sampler::always()),
+            Some(p) if p == 1.0 => Ok(Sampler::always()),
+            Some(p) if p == 0.0 => Ok(Sampler::never()),
+            Some(_) => Err(invalid("JAEGER_SAMPLER_PARAM", param_text, "the const sampler takes 0 or 1")),
+        },
+        "probabilistic" => {
+            let p = param_value.unwrap_or(0.001);
+            Sampler::probabilistic(p)
+                .map_err(|e| invalid("JAEGER_SAMPLER_PARAM", param_text, e.to_string()))
+        }
+        "ratelimiting" => {
+            let rate = param_value.unwrap_or(1.0);
+            Sampler::rate_limiting(rate)
+                .map_err(|e| invalid("JAEGER_SAMPLER_PARAM", param_text, e.to_string()))
+        }
+        other => Err(invalid(
+            "JAEGER_SAMPLER_TYPE",
+            other,
+            "expected const, probabilistic or ratelimiting (remote sampling is not supported)",
+        )),
+    }
+}
+
+/// Parses `k=v,k2=v2`; a value `${NAME}` or `${NAME:default}` is read from the environment.
+fn parse_tags(text: &str, var: &impl Fn(&str) -> Option<String>) -> Result<Vec<(String, TagValue)>, Error> {
+    let mut tags = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (key, value) = item
+            .split_once('=')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| invalid("JAEGER_TAGS", text, format!("{item:?} is not key=value")))?;
+        let value = match value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
+            Some(reference) => {
+                let (name, default) = reference.split_once(':').unwrap_or((reference, ""));
+                if name.is_empty() {
+                    return Err(invalid("JAEGER_TAGS", text, format!("{item:?} names no variable")));
+                }
+                var(name).unwrap_or_else(|| default.to_owned())
+            }
+            None => value.to_owned(),
+        };
+        tags.push((key.to_owned(), TagValue::from(value)));
+    }
+    Ok(tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn error(vars: &[(&str, &str)]) -> String {
+        from(vars).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn reads_every_jaeger_variable() {
+        let config = from(&[
+            ("JAEGER_SERVICE_NAME", "gallery"),
+            ("JAEGER_AGENT_HOST", "jaeger-agent"),
+            ("JAEGER_AGENT_PORT", "6900"),
+            ("JAEGER_SAMPLER_TYPE", "probabilistic"),
+            ("JAEGER_SAMPLER_PARAM", "0.25"),
+            ("JAEGER_TAGS", "region=eu, pod=${POD_NAME:unknown}, user=${USER_X}"),
+            ("USER_X", "alice"),
+            ("JAEGER_DISABLED", "false"),
+        ])
+        .unwrap();
+        assert_eq!(config.service_name, "gallery");
+        assert!(matches!(&config.destination, Destination::Agent { address, .. } if address == "jaeger-agent:6900"));
+        assert_eq!(format!("{:?}", config.sampler), "Sampler::probabilistic(0.25)");
+        assert_eq!(
+            config.tags,
+            vec![
+                ("region".to_owned(), TagValue::from("eu")),
+                ("pod".to_owned(), TagValue::from("unknown")),
+                ("user".to_owned(), TagValue::from("alice")),
+            ]
+        );
+        assert!(!config.disabled);
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let config = from(&[]).unwrap();
+        assert!(!config.service_name.is_empty());
+        assert!(matches!(&config.destination, Destination::Agent { address, .. } if address == "127.0.0.1:6831"));
+        assert_eq!(format!("{:?}", config.sampler), "Sampler::const(true)");
+        assert!(from(&[("JAEGER_DISABLED", "true")]).unwrap().disabled);
+        assert_eq!(format!("{:?}", from(&[("JAEGER_SAMPLER_PARAM", "0")]).unwrap().sampler), "Sampler::const(false)");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_the_value() {
+        assert_eq!(
+            error(&[("JAEGER_AGENT_PORT", "68x1")]),
+            "JAEGER_AGENT_PORT=\"68x1\" is invalid: expected a port number from 1 to 65535"
+        );
+        assert!(error(&[("JAEGER_AGENT_PORT", "70000")]).starts_with("JAEGER_AGENT_PORT=\"70000\""));
+        assert!(error(&[("JAEGER_SAMPLER_TYPE", "remote")]).starts_with("JAEGER_SAMPLER_TYPE=\"remote\" is invalid"));
+        assert!(error(&[("JAEGER_SAMPLER_PARAM", "lots")]).starts_with("JAEGER_SAMPLER_PARAM=\"lots\" is invalid"));
+        assert!(error(&[("JAEGER_SAMPLER_TYPE", "probabilistic"), ("JAEGER_SAMPLER_PARAM", "2")])
+            .starts_with("JAEGER_SAMPLER_PARAM=\"2\" is invalid: sampling probability 2"));
+        assert!(error(&[("JAEGER_SAMPLER_PARAM", "0.5")]).contains("the const sampler takes 0 or 1"));
+        assert!(error(&[("JAEGER_DISABLED", "yes please")]).starts_with("JAEGER_DISABLED=\"yes please\""));
+        assert!(error(&[("JAEGER_TAGS", "a=1,oops")]).contains("\"oops\" is not key=value"));
+        assert!(error(&[("JAEGER_TAGS", "a=${:x}")]).contains("names no variable"));
+    }
+
+    #[test]
+    fn ipv6_agent_hosts_get_brackets() {
+        let config = from(&[("JAEGER_AGENT_HOST", "::1")]).unwrap();
+        assert!(matches!(&config.destination, Destination::Agent { address, .. } if address == "[::1]:6831"));
+    }
+}

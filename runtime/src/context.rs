@@ -1,0 +1,468 @@
+//! `Context`: the identity of a span (trace id, span id, sampling flags, baggage) as it is passed
+//! between functions, tasks, threads and services.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rustracing_jaeger::span::TraceId as JaegerTraceId;
+
+const FLAG_SAMPLED: u8 = 0b01;
+const FLAG_DEBUG: u8 = 0b10;
+
+/// The 128-bit id shared by every span of one trace.
+///
+/// Displayed as Jaeger shows it: 32 lowercase hex digits, or 16 when the high half is zero (a
+/// trace started by a client that uses 64-bit ids).
+///
+/// ```
+/// let id: traced::TraceId = "4bf92f3577b34da6a3ce929d0e0e4736".parse().unwrap();
+/// assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert_eq!(id.high(), 0x4bf92f3577b34da6);
+/// let short: traced::TraceId = "a3ce929d0e0e4736".parse().unwrap();
+/// assert_eq!(short.to_string(), "a3ce929d0e0e4736");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct TraceId {
+    high: u64,
+    low: u64,
+}
+
+impl TraceId {
+    /// Builds a trace id from its two halves.
+    pub const fn new(high: u64, low: u64) -> Self {
+        TraceId { high, low }
+    }
+
+    /// Builds a trace id from one 128-bit number.
+    pub const fn from_u128(id: u128) -> Self {
+        TraceId {
+            high: (id >> 64) as u64,
+            low: id as u64,
+        }
+    }
+
+    /// The id as one 128-bit number.
+    pub const fn to_u128(self) -> u128 {
+        ((self.high as u128) << 64) | self.low as u128
+    }
+
+    /// The most significant 64 bits (0 for a 64-bit trace id).
+    pub const fn high(self) -> u64 {
+        self.high
+    }
+
+    /// The least significant 64 bits.
+    pub const fn low(self) -> u64 {
+        self.low
+    }
+
+    /// `false` for the all-zero id, which no valid trace has.
+    pub const fn is_valid(self) -> bool {
+        self.high != 0 || self.low != 0
+    }
+
+    pub(crate) fn to_jaeger(self) -> JaegerTraceId {
+        JaegerTraceId {
+            high: self.high,
+            low: self.low,
+        }
+    }
+
+    pub(crate) fn from_jaeger(id: JaegerTraceId) -> Self {
+        TraceId {
+            high: id.high,
+            low: id.low,
+        }
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.high == 0 {
+            write!(f, "{:016x}", self.low)
+        } else {
+            write!(f, "{:016x}{:016x}", self.high, self.low)
+        }
+    }
+}
+
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceId({self})")
+    }
+}
+
+/// The error of parsing a [`TraceId`] or [`SpanId`] from text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} {value:?}: expected 1 to {max} hex digits, not all zero")]
+pub struct ParseIdError {
+    what: &'static str,
+    max: usize,
+    value: String,
+}
+
+impl ParseIdError {
+    fn new(what: &'static str, max: usize, value: &str) -> Self {
+        // Header values are untrusted: keep the error small whatever was sent.
+        let value = value.chars().take(64).collect();
+        ParseIdError { what, max, value }
+    }
+}
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl FromStr for TraceId {
+    type Err = ParseIdError;
+
+    /// Parses 1 to 32 hex digits; shorter ids are 64-bit ids, as Jaeger clients send them.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() > 32 || !is_hex(s) {
+            return Err(ParseIdError::new("trace id", 32, s));
+        }
+        // Validated above, so rustracing_jaeger's parser (which splits high and low) cannot fail.
+        let id = s
+            .parse::<JaegerTraceId>()
+            .map(TraceId::from_jaeger)
+            .map_err(|_| ParseIdError::new("trace id", 32, s))?;
+        if id.is_valid() {
+            Ok(id)
+        } else {
+            Err(ParseIdError::new("trace id", 32, s))
+        }
+    }
+}
+
+/// The 64-bit id of one span within its trace. Displayed as 16 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct SpanId(u64);
+
+impl SpanId {
+    /// Wraps a raw id.
+    pub const fn new(id: u64) -> Self {
+        SpanId(id)
+    }
+
+    /// The raw id.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// `false` for 0, which no valid span has.
+    pub const fn is_valid(self) -> bool {
+        self.0 != 0
+    }
+}
+
+impl fmt::Display for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpanId({self})")
+    }
+}
+
+impl FromStr for SpanId {
+    type Err = ParseIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() > 16 || !is_hex(s) {
+            return Err(ParseIdError::new("span id", 16, s));
+        }
+        match u64::from_str_radix(s, 16) {
+            Ok(id) if id != 0 => Ok(SpanId(id)),
+            _ => Err(ParseIdError::new("span id", 16, s)),
+        }
+    }
+}
+
+/// What travels with a context besides its ids; rare, so it lives behind one shared pointer and
+/// a context without it costs no allocation to copy.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Extra {
+    /// Baggage items in insertion order; keys are unique.
+    pub(crate) baggage: Vec<(String, String)>,
+    /// W3C `tracestate`, passed through unchanged.
+    pub(crate) tracestate: Option<String>,
+    /// Jaeger `jaeger-debug-id` of a request that forced sampling; recorded as a tag on the first
+    /// span started under it, and not inherited further.
+    pub(crate) debug_id: Option<String>,
+}
+
+/// The context of a span: which trace it belongs to, its own id, its parent's, whether the trace
+/// is sampled, and the baggage that flows to every descendant.
+///
+/// This is what `#[traced]` functions pass on, explicitly (a `cx: &Context` parameter, the way
+/// Go's `context.Context` carries spans) or implicitly (the current span of the thread or async
+/// task, [`Context::current`]). It is cheap to clone: a few integers and, only when baggage or
+/// trace state is present, one reference count.
+///
+/// ```
+/// use traced::Context;
+///
+/// let cx = Context::current();
+/// assert!(!cx.is_valid()); // no span is running here
+/// let cx = cx.with_baggage("tenant", "acme");
+/// assert_eq!(cx.baggage("tenant"), Some("acme"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    pub(crate) parent_id: SpanId,
+    pub(crate) flags: u8,
+    pub(crate) extra: Option<Arc<Extra>>,
+}
+
+impl Context {
+    /// The empty context: no trace. A span started under it is a new root.
+    pub const NONE: Context = Context {
+        trace_id: TraceId::new(0, 0),
+        span_id: SpanId(0),
+        parent_id: SpanId(0),
+        flags: 0,
+        extra: None,
+    };
+
+    /// The context of the span running now on this thread or async task, or [`Context::NONE`]
+    /// (carrying only baggage, if some was set) when there is none.
+    pub fn current() -> Context {
+        crate::current::with(Context::clone)
+    }
+
+    /// A context for a span that was started elsewhere (another process), as read from a
+    /// propagation header. Returns `None` for an all-zero trace or span id.
+    pub fn remote(trace_id: TraceId, span_id: SpanId, sampled: bool) -> Option<Context> {
+        if !trace_id.is_valid() || !span_id.is_valid() {
+            return None;
+        }
+        Some(Context {
+            trace_id,
+            span_id,
+            parent_id: SpanId(0),
+            flags: if sampled { FLAG_SAMPLED } else { 0 },
+            extra: None,
+        })
+    }
+
+    /// `true` when this context belongs to a trace (its trace and span ids are set).
+    #[inline]
+    pub fn is_valid(&self) -> bool {
+        self.span_id.is_valid()
+    }
+
+    /// The trace this context belongs to.
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The span this context is the context of.
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The parent of that span, when it has one and it is known.
+    pub fn parent_id(&self) -> Option<SpanId> {
+        self.parent_id.is_valid().then_some(self.parent_id)
+    }
+
+    /// `true` when the trace is recorded: spans under this context are reported.
+    #[inline]
+    pub fn is_sampled(&self) -> bool {
+        self.flags & FLAG_SAMPLED != 0
+    }
+
+    /// `true` when sampling was forced for this trace (Jaeger's debug flag).
+    pub fn is_debug(&self) -> bool {
+        self.flags & FLAG_DEBUG != 0
+    }
+
+    /// The Jaeger flags byte: bit 0 sampled, bit 1 debug.
+    pub fn flags(&self) -> u8 {
+        self.flags
+    }
+
+    /// A copy with the Jaeger flags byte set to `flags` (bit 0 sampled, bit 1 debug; debug
+    /// implies sampled).
+    #[must_use]
+    pub fn with_flags(mut self, flags: u8) -> Context {
+        self.flags = if flags & FLAG_DEBUG != 0 {
+            flags | FLAG_SAMPLED
+        } else {
+            flags
+        };
+        self
+    }
+
+    /// The value of the baggage item `key`, if set on this context or an ancestor.
+    pub fn baggage(&self, key: &str) -> Option<&str> {
+        let extra = self.extra.as_deref()?;
+        extra
+            .baggage
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every baggage item, in the order they were set.
+    pub fn baggage_items(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.extra
+            .iter()
+            .flat_map(|e| e.baggage.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// A copy with the baggage item `key` set to `value`. Spans started under the copy, here or
+    /// in services it is propagated to, carry the item.
+    #[must_use]
+    pub fn with_baggage(mut self, key: impl Into<String>, value: impl Into<String>) -> Context {
+        self.set_baggage(key.into(), value.into());
+        self
+    }
+
+    pub(crate) fn set_baggage(&mut self, key: String, value: String) {
+        let extra = Arc::make_mut(self.extra.get_or_insert_with(Default::default));
+        match extra.baggage.iter_mut().find(|(k, _)| *k == key) {
+            Some(item) => item.1 = value,
+            None => extra.baggage.push((key, value)),
+        }
+    }
+
+    /// The W3C `tracestate` received with this context, passed on unchanged.
+    pub fn tracestate(&self) -> Option<&str> {
+        self.extra.as_deref()?.tracestate.as_deref()
+    }
+
+    /// A copy carrying the W3C `tracestate` value `state`.
+    #[must_use]
+    pub fn with_tracestate(mut self, state: impl Into<String>) -> Context {
+        Arc::make_mut(self.extra.get_or_insert_with(Default::default)).tracestate =
+            Some(state.into());
+        self
+    }
+
+    /// The Jaeger debug id (`jaeger-debug-id` header) that forced sampling of this trace.
+    pub fn debug_id(&self) -> Option<&str> {
+        self.extra.as_deref()?.debug_id.as_deref()
+    }
+
+    /// A copy that forces sampling (sampled and debug flags) and records `debug_id` on the
+    /// next span started under it, so the trace can be found by that id.
+    #[must_use]
+    pub fn with_debug_id(mut self, debug_id: impl Into<String>) -> Context {
+        self.flags |= FLAG_SAMPLED | FLAG_DEBUG;
+        Arc::make_mut(self.extra.get_or_insert_with(Default::default)).debug_id =
+            Some(debug_id.into());
+        self
+    }
+
+    /// The context of a new span `span_id` under this one: same trace, flags and baggage.
+    #[inline]
+    pub(crate) fn child(&self, span_id: SpanId) -> Context {
+        Context {
+            trace_id: self.trace_id,
+            span_id,
+            parent_id: self.span_id,
+            flags: self.flags,
+            extra: match &self.extra {
+                Some(extra) if extra.debug_id.is_some() => {
+                    let mut inherited = Extra::clone(extra);
+                    inherited.debug_id = None;
+                    (inherited != Extra::default()).then(|| Arc::new(inherited))
+                }
+                other => other.clone(),
+            },
+        }
+    }
+
+    /// A root context: a new trace, with the baggage (and only the baggage) this one carries.
+    pub(crate) fn root(trace_id: TraceId, span_id: SpanId, sampled: bool, carry: &Context) -> Self {
+        Context {
+            trace_id,
+            span_id,
+            parent_id: SpanId(0),
+            flags: if sampled { FLAG_SAMPLED } else { 0 },
+            extra: carry.extra.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.is_valid() && self.extra.is_none() {
+            return f.write_str("Context(none)");
+        }
+        let mut s = f.debug_struct("Context");
+        s.field("trace_id", &self.trace_id)
+            .field("span_id", &self.span_id)
+            .field("parent_id", &self.parent_id)
+            .field("sampled", &self.is_sampled());
+        if self.is_debug() {
+            s.field("debug", &true);
+        }
+        if let Some(extra) = &self.extra {
+            if !extra.baggage.is_empty() {
+                s.field("baggage", &extra.baggage);
+            }
+            if let Some(state) = &extra.tracestate {
+                s.field("tracestate", state);
+            }
+        }
+        s.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_id_text_round_trips_in_both_widths() {
+        for text in ["4bf92f3577b34da6a3ce929d0e0e4736", "00000000000000010000000000000002"] {
+            assert_eq!(text.parse::<TraceId>().unwrap().to_string(), text);
+        }
+        assert_eq!("a".parse::<TraceId>().unwrap(), TraceId::new(0, 10));
+        assert_eq!("a".parse::<TraceId>().unwrap().to_string(), "000000000000000a");
+    }
+
+    #[test]
+    fn malformed_ids_are_errors_not_panics() {
+        for bad in ["", "0", "00000000000000000000000000000000", "xyz", "+1", "-1"] {
+            assert!(bad.parse::<TraceId>().is_err(), "{bad:?}");
+            assert!(bad.parse::<SpanId>().is_err(), "{bad:?}");
+        }
+        assert!("1".repeat(33).parse::<TraceId>().is_err());
+        assert!("1".repeat(17).parse::<SpanId>().is_err());
+        let err = "z".repeat(10_000).parse::<TraceId>().unwrap_err().to_string();
+        assert!(err.len() < 200, "error messages stay small: {err}");
+    }
+
+    #[test]
+    fn child_inherits_trace_flags_and_baggage_but_not_the_debug_id() {
+        let parent = Context::remote(TraceId::new(1, 2), SpanId(3), true)
+            .unwrap()
+            .with_baggage("k", "v")
+            .with_debug_id("dbg");
+        let child = parent.child(SpanId(4));
+        assert_eq!(child.trace_id(), parent.trace_id());
+        assert_eq!(child.parent_id(), Some(SpanId(3)));
+        assert!(child.is_sampled() && child.is_debug());
+        assert_eq!(child.baggage("k"), Some("v"));
+        assert_eq!(child.debug_id(), None);
+    }
+
+    #[test]
+    fn baggage_is_copy_on_write() {
+        let a = Context::NONE.with_baggage("k", "1");
+        let b = a.clone().with_baggage("k", "2");
+        assert_eq!(a.baggage("k"), Some("1"));
+        assert_eq!(b.baggage("k"), Some("2"));
+        assert_eq!(b.baggage_items().count(), 1);
+    }
+}

@@ -1,0 +1,186 @@
+//! Carrying the current span through async code: a future wrapper enters its context around
+//! every poll, on whatever thread polls it, and leaves it before returning, so the context
+//! follows the task across `.await`s and worker threads and never leaks into other tasks.
+
+use std::cell::UnsafeCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::context::Context;
+use crate::current::Scope;
+use crate::span::SpanGuard;
+
+pin_project! {
+    /// The body of a traced `async fn`, polled inside its span.
+    ///
+    /// Completes with the body's output and the span, so the caller can record the result before
+    /// the span finishes. Dropped before completing, it finishes the span tagged
+    /// `cancelled = true`.
+    #[doc(hidden)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Instrumented<F> {
+        #[pin]
+        inner: F,
+        // Declared after `inner`, so the body (and the spans it holds) is dropped first.
+        span: Pending,
+    }
+}
+
+/// The span of an unfinished future; tags it cancelled if dropped while still here.
+struct Pending(Option<SpanGuard>);
+
+// SAFETY: only `poll` (through `&mut`) and `drop` touch the guard; a shared `&Instrumented` gives
+// no access to it, so sharing one between threads shares nothing. Without this, every future
+// holding a traced call would stop being `Sync`.
+unsafe impl Sync for Pending {}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take() {
+            span.set_tag("cancelled", true);
+        }
+    }
+}
+
+impl<F> Instrumented<F> {
+    pub(crate) fn new(inner: F, span: SpanGuard) -> Self {
+        Instrumented {
+            inner,
+            span: Pending(Some(span)),
+        }
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = (F::Output, SpanGuard);
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(span) = this.span.0.as_ref() else {
+            panic!("`Instrumented` polled after completion");
+        };
+        let polled = match span.enter() {
+            None => this.inner.poll(cx),
+            Some(scope) if span.is_sampled() => {
+                let inner = this.inner;
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+                    Ok(polled) => polled,
+                    Err(payload) => {
+                        drop(scope);
+                        // Finish the span now, failed: the executor may keep the task around.
+                        let span = this.span.0.take().expect("span is present while polling");
+                        span.record_panic(&*payload);
+                        drop(span);
+                        std::panic::resume_unwind(payload)
+                    }
+                }
+            }
+            Some(_scope) => this.inner.poll(cx),
+        };
+        match polled {
+            Poll::Ready(output) => {
+                let span = this.span.0.take().expect("span is present while polling");
+                Poll::Ready((output, span))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+pin_project! {
+    /// A future that runs with a given context current: spans it starts are children of that
+    /// context. Made by [`FutureExt::in_current_context`] and [`FutureExt::with_context`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithContext<F> {
+        #[pin]
+        inner: F,
+        cx: ContextCell,
+    }
+}
+
+/// A context to enter; swapped with the thread's current context while entered, so baggage set
+/// by the wrapped code persists across polls.
+struct ContextCell(UnsafeCell<Context>);
+
+// SAFETY: the cell is only touched through `&mut` access to the future that owns it (poll), on
+// the polling thread; the context itself is `Send`.
+unsafe impl Send for ContextCell {}
+// SAFETY: no `&self` method of the future reads or writes the cell.
+unsafe impl Sync for ContextCell {}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _scope = Scope::enter(&this.cx.0, None);
+        this.inner.poll(cx)
+    }
+}
+
+/// Carries the current context into futures that run elsewhere: spawned tasks, select arms,
+/// futures stored and polled later.
+///
+/// A spawned task starts with no current span of its own; wrap it to keep it in the trace:
+///
+/// ```
+/// use traced::FutureExt as _;
+///
+/// # async fn work() {}
+/// # async fn demo() {
+/// tokio::spawn(work().in_current_context());
+/// # }
+/// ```
+pub trait FutureExt: Future + Sized {
+    /// Runs this future with the context current now (at the call, not at the first poll).
+    fn in_current_context(self) -> WithContext<Self> {
+        self.with_context(Context::current())
+    }
+
+    /// Runs this future with `cx` current.
+    fn with_context(self, cx: Context) -> WithContext<Self> {
+        WithContext {
+            inner: self,
+            cx: ContextCell(UnsafeCell::new(cx)),
+        }
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+impl Context {
+    /// Runs `f` with this context current: spans started inside are its children.
+    ///
+    /// ```
+    /// use traced::Context;
+    ///
+    /// let cx = Context::NONE.with_baggage("user", "42");
+    /// cx.in_scope(|| assert_eq!(Context::current().baggage("user"), Some("42")));
+    /// assert_eq!(Context::current().baggage("user"), None);
+    /// ```
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let cell = UnsafeCell::new(self.clone());
+        let _scope = Scope::enter(&cell, None);
+        f()
+    }
+
+    /// Wraps `f` so that it runs with this context current, wherever it is called: the way to
+    /// keep a spawned thread in the trace.
+    ///
+    /// ```
+    /// use traced::Context;
+    ///
+    /// let handle = std::thread::spawn(Context::current().wrap(|| {
+    ///     // spans started here are children of the span that spawned the thread
+    /// }));
+    /// handle.join().unwrap();
+    /// ```
+    pub fn wrap<R>(self, f: impl FnOnce() -> R) -> impl FnOnce() -> R {
+        move || self.in_scope(f)
+    }
+}

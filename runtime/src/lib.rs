@@ -1,0 +1,267 @@
+//! Distributed tracing for Rust services, added one function at a time.
+//!
+//! Write `#[traced]` on a function and every call becomes a span: a child of the caller's span,
+//! tagged, finished when the function returns (however it returns), and reported to Jaeger.
+//! Spans of one request, across threads, async tasks and services, form one trace.
+//!
+//! ```
+//! use traced::{traced, Context};
+//!
+//! struct MongoRepository { db: String }
+//!
+//! impl MongoRepository {
+//!     #[traced(tags(db.type = "mongo", db.instance = self.db.clone()))]
+//!     fn get_all_images(&self) -> Result<Vec<String>, std::io::Error> {
+//!         Ok(vec!["cat.png".into()])
+//!     }
+//! }
+//!
+//! // The Go way: an explicit context, rebound to the child inside the body.
+//! #[traced(kind = server)]
+//! fn handle(cx: &Context, repo: &MongoRepository) -> usize {
+//!     list(cx, repo)
+//! }
+//!
+//! #[traced]
+//! fn list(_cx: &Context, repo: &MongoRepository) -> usize {
+//!     repo.get_all_images().map_or(0, |images| images.len()) // a child of `list`, implicitly
+//! }
+//!
+//! let capture = traced::testing::Capture::install();
+//! let repo = MongoRepository { db: "gallery".into() };
+//! assert_eq!(handle(&Context::NONE, &repo), 1);
+//!
+//! let spans = capture.spans();
+//! let (handle, list, get) = (capture.span("handle"), capture.span("list"), capture.span("get_all_images"));
+//! assert_eq!(spans.len(), 3);
+//! assert_eq!(list.parent_id(), Some(handle.span_id()));
+//! assert_eq!(get.parent_id(), Some(list.span_id()));
+//! assert_eq!(get.tag("db.type"), Some("mongo".into()));
+//! ```
+//!
+//! In a service, install the tracer once at start-up; dropping the guard flushes what is left:
+//!
+//! ```no_run
+//! fn main() -> Result<(), traced::Error> {
+//!     let _tracing = traced::init(traced::Config::from_env()?)?;
+//!     // ... run the service ...
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Without [`init`], traced functions run as if untraced, at the cost of one atomic load.
+
+mod config;
+mod context;
+mod current;
+mod error;
+mod finished;
+mod ids;
+mod instrument;
+mod metrics;
+mod sampler;
+mod span;
+mod tag;
+mod tracer;
+
+pub mod report;
+pub mod testing;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use rustracing::log::LogField;
+use rustracing::tag::Tag;
+
+pub use config::{Config, DEFAULT_QUEUE_SIZE};
+pub use context::{Context, ParseIdError, SpanId, TraceId};
+pub use error::Error;
+pub use finished::{FinishedSpan, Log, ReferenceKind};
+pub use instrument::{FutureExt, WithContext};
+pub use metrics::Metrics;
+pub use sampler::{Sampler, SamplerError};
+pub use tag::{IntoTagValue, TagValue};
+pub use traced_macros::traced;
+
+use config::Destination;
+use report::{AgentSink, Process, Sink};
+use tracer::Tracer;
+
+/// Installs the global tracer described by `config` and starts its reporter thread.
+///
+/// Keep the returned guard alive for as long as spans should be reported: dropping it sends
+/// every finished span (waiting up to [`Config::shutdown_timeout`]) and uninstalls the tracer.
+///
+/// # Errors
+///
+/// An invalid setting, an agent address that does not resolve, or a tracer installed already.
+pub fn init(config: Config) -> Result<TracerGuard, Error> {
+    config.validate()?;
+    let shutdown_timeout = config.shutdown_timeout;
+    if config.disabled {
+        return Ok(TracerGuard {
+            tracer: None,
+            shutdown_timeout,
+        });
+    }
+    let sink: Box<dyn Sink> = match config.destination {
+        Destination::Agent { address, protocol } => match AgentSink::new(address.as_str(), protocol) {
+            Ok(sink) => Box::new(sink.max_packet_size(config.max_packet_size)),
+            Err(source) => return Err(Error::Agent { address, source }),
+        },
+        Destination::Sink(sink) => sink,
+    };
+    let process = Process {
+        service_name: config.service_name,
+        tags: process_tags(config.tags),
+    };
+    let tracer = tracer::install(Tracer::new(config.sampler, config.queue_size))
+        .map_err(|_| Error::AlreadyInstalled)?;
+    if let Err(e) = report::spawn(tracer, sink, process, config.flush_interval) {
+        tracer::uninstall(tracer);
+        return Err(Error::Thread(e));
+    }
+    Ok(TracerGuard {
+        tracer: Some(tracer),
+        shutdown_timeout,
+    })
+}
+
+/// The tags Jaeger clients put on their process, then the configured ones.
+fn process_tags(configured: Vec<(String, TagValue)>) -> Vec<Tag> {
+    let mut tags = vec![Tag::new("jaeger.version", concat!("Rust-traced-", env!("CARGO_PKG_VERSION")))];
+    if let Ok(name) = hostname::get() {
+        tags.push(Tag::new("hostname", name.to_string_lossy().into_owned()));
+    }
+    if let Ok(ip) = local_ip_address::local_ip() {
+        tags.push(Tag::new("ip", ip.to_string()));
+    }
+    tags.extend(configured.into_iter().map(|(k, v)| Tag::new(k, v)));
+    tags
+}
+
+/// Keeps the tracer installed; dropping it flushes the last spans and uninstalls the tracer.
+#[must_use = "dropping the guard uninstalls the tracer at once"]
+pub struct TracerGuard {
+    tracer: Option<&'static Tracer>,
+    shutdown_timeout: Duration,
+}
+
+impl TracerGuard {
+    /// Sends every span finished so far; see [`flush`].
+    pub fn flush(&self) -> bool {
+        self.tracer
+            .map_or(true, |t| t.flush(self.shutdown_timeout))
+    }
+
+    /// This tracer's self-metrics.
+    pub fn metrics(&self) -> Metrics {
+        self.tracer
+            .map(|t| t.counters.snapshot(t.queued()))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for TracerGuard {
+    fn drop(&mut self) {
+        if let Some(tracer) = self.tracer.take() {
+            tracer::uninstall(tracer);
+            tracer.shut_down(self.shutdown_timeout);
+        }
+    }
+}
+
+impl fmt::Debug for TracerGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracerGuard")
+            .field("installed", &self.tracer.is_some())
+            .finish()
+    }
+}
+
+/// Sends every span finished before this call to the sink, waiting up to 5 seconds. Returns
+/// `false` if that was not enough (the spans stay queued and go out later).
+pub fn flush() -> bool {
+    flush_within(Duration::from_secs(5))
+}
+
+/// [`flush`], waiting up to `timeout`.
+pub fn flush_within(timeout: Duration) -> bool {
+    tracer::get().map_or(true, |t| t.flush(timeout))
+}
+
+/// The installed tracer's self-metrics (all zero when none is installed).
+pub fn metrics() -> Metrics {
+    tracer::get()
+        .map(|t| t.counters.snapshot(t.queued()))
+        .unwrap_or_default()
+}
+
+/// Adds a tag to the span running now (in a `#[traced]` function: its own span). Does nothing
+/// when that span is not sampled or there is none.
+///
+/// ```
+/// #[traced::traced]
+/// fn resize(width: u32) {
+///     traced::tag("image.width", width);
+///     traced::tag("cache.hit", false);
+/// }
+/// # resize(640);
+/// ```
+pub fn tag(key: impl Into<Cow<'static, str>>, value: impl IntoTagValue) {
+    current::with_open_span(|span| span.set_tag(key, value.into_tag_value()));
+}
+
+/// Writes a log (a timestamped event) on the span running now, with the field
+/// `event = message`.
+///
+/// ```
+/// #[traced::traced]
+/// fn fetch() {
+///     traced::log("cache miss");
+/// }
+/// # fetch();
+/// ```
+pub fn log(message: impl fmt::Display) {
+    current::with_open_span(|span| span.logs.push(Log::new(vec![LogField::new("event", message.to_string())])));
+}
+
+/// Writes a log with the given fields on the span running now.
+///
+/// ```
+/// #[traced::traced]
+/// fn retry(attempt: u32) {
+///     traced::log_fields([("event", "retry".to_string()), ("attempt", attempt.to_string())]);
+/// }
+/// # retry(2);
+/// ```
+pub fn log_fields<K, V>(fields: impl IntoIterator<Item = (K, V)>)
+where
+    K: Into<Cow<'static, str>>,
+    V: Into<Cow<'static, str>>,
+{
+    let fields: Vec<LogField> = fields.into_iter().map(|(k, v)| LogField::new(k, v)).collect();
+    current::with_open_span(|span| span.logs.push(Log::new(fields)));
+}
+
+/// Sets a baggage item on the current context: every span started under it from now on, in this
+/// process and in the services the context is propagated to, can read it.
+///
+/// ```
+/// traced::set_baggage("tenant", "acme");
+/// assert_eq!(traced::baggage("tenant").as_deref(), Some("acme"));
+/// ```
+pub fn set_baggage(key: impl Into<String>, value: impl Into<String>) {
+    let (key, value) = (key.into(), value.into());
+    current::modify(|cx| cx.set_baggage(key, value));
+}
+
+/// The value of a baggage item of the current context.
+pub fn baggage(key: &str) -> Option<String> {
+    current::with(|cx| cx.baggage(key).map(str::to_owned))
+}

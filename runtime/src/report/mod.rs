@@ -1,0 +1,12 @@
+//! Reporting: the one background thread per tracer that takes finished spans from the queue,
+//! batches them and hands them to a [`Sink`]. All I/O and encoding happen here, never on the
+//! application's threads.
+
+mod agent;
+mod sink;
+pub(crate) mod thrift;
+mod thread;
+
+pub use agent::{AgentSink, Protocol};
+pub use sink::{Batch, Process, Sent, Sink, SinkError};
+pub(crate) use thread::spawn;

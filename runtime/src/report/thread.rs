@@ -1,0 +1,111 @@
+//! The reporter thread: drains the queue, batches, sends, answers flush and shutdown requests.
+
+use std::sync::PoisonError;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::sink::{Batch, Process, Sink};
+use crate::finished::FinishedSpan;
+use crate::tracer::Tracer;
+
+/// Spans handed to the sink in one call at most; the sink splits them into datagrams.
+const MAX_BATCH: usize = 1024;
+
+pub(crate) fn spawn(
+    tracer: &'static Tracer,
+    sink: Box<dyn Sink>,
+    process: Process,
+    flush_interval: Duration,
+) -> std::io::Result<()> {
+    let handle = std::thread::Builder::new()
+        .name("traced-reporter".into())
+        .spawn(move || Reporter { tracer, sink, process, buffer: Vec::new(), flush_interval }.run())?;
+    tracer.set_reporter(handle.thread().clone());
+    Ok(())
+}
+
+struct Reporter {
+    tracer: &'static Tracer,
+    sink: Box<dyn Sink>,
+    process: Process,
+    buffer: Vec<Box<FinishedSpan>>,
+    flush_interval: Duration,
+}
+
+impl Reporter {
+    fn run(mut self) {
+        let mut oldest: Option<Instant> = None;
+        loop {
+            let (ticket, flushed, shutdown) = {
+                let control = self.tracer.control.lock().unwrap_or_else(PoisonError::into_inner);
+                (control.flush_requested, control.flushed, control.shutdown)
+            };
+            if shutdown {
+                // Spans finishing from now on are dropped and counted, not left in the queue.
+                self.tracer.close();
+            }
+            if self.drain() && oldest.is_none() {
+                oldest = Some(Instant::now());
+            }
+            let due = oldest.is_some_and(|t| t.elapsed() >= self.flush_interval);
+            if due || ticket > flushed || shutdown {
+                self.send();
+                oldest = None;
+            }
+            if ticket > flushed || shutdown {
+                if let Err(e) = self.sink.flush() {
+                    self.tracer.counters.set_last_error(e.to_string());
+                }
+                let mut control = self.tracer.control.lock().unwrap_or_else(PoisonError::into_inner);
+                control.flushed = control.flushed.max(ticket);
+                control.stopped = shutdown;
+                drop(control);
+                self.tracer.control_changed.notify_all();
+                if shutdown {
+                    return;
+                }
+            }
+            let wait = oldest.map_or(self.flush_interval, |t| self.flush_interval.saturating_sub(t.elapsed()));
+            std::thread::park_timeout(wait.max(Duration::from_millis(1)));
+        }
+    }
+
+    /// Moves every queued span into the buffer, sending full batches on the way. Returns `true`
+    /// when the buffer went from empty to not.
+    fn drain(&mut self) -> bool {
+        let was_empty = self.buffer.is_empty();
+        while let Some(span) = self.tracer.pop() {
+            self.tracer.counters.received.add(1);
+            self.buffer.push(span);
+            if self.buffer.len() >= MAX_BATCH {
+                self.send();
+            }
+        }
+        was_empty && !self.buffer.is_empty()
+    }
+
+    fn send(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        // One clock anchor per batch turns the monotonic start of every span into wall time.
+        let (wall, mono) = (SystemTime::now(), Instant::now());
+        for span in &mut self.buffer {
+            let age = mono.saturating_duration_since(span.start);
+            span.wall_start = wall.checked_sub(age).unwrap_or(wall);
+        }
+        let counters = &self.tracer.counters;
+        let batch = Batch { process: &self.process, spans: &self.buffer };
+        match self.sink.send(&batch) {
+            Ok(sent) => {
+                counters.reported.add(self.buffer.len() as u64);
+                counters.bytes.add(sent.bytes);
+                counters.batches.add(sent.batches);
+            }
+            Err(e) => {
+                counters.failed.add(self.buffer.len() as u64);
+                counters.set_last_error(e.to_string());
+            }
+        }
+        self.buffer.clear();
+    }
+}

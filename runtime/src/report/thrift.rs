@@ -1,0 +1,75 @@
+//! Finished spans as rustracing_jaeger's thrift types (`jaeger.thrift`), which every Jaeger sink
+//! encodes.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustracing_jaeger::thrift::jaeger;
+
+use super::sink::Process;
+use crate::finished::FinishedSpan;
+use crate::tag::TagValue;
+
+fn micros_since_epoch(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+    }
+}
+
+pub(crate) fn tag(key: &str, value: &TagValue) -> jaeger::Tag {
+    let key = key.to_owned();
+    match value {
+        TagValue::String(value) => jaeger::Tag::String {
+            key,
+            value: value.to_string(),
+        },
+        TagValue::Boolean(value) => jaeger::Tag::Bool { key, value: *value },
+        TagValue::Integer(value) => jaeger::Tag::Long { key, value: *value },
+        TagValue::Float(value) => jaeger::Tag::Double { key, value: *value },
+    }
+}
+
+/// Ids are unsigned in Rust and signed in thrift: the bits are kept, as Jaeger clients do.
+#[allow(clippy::cast_possible_wrap)]
+pub(crate) fn span(span: &FinishedSpan) -> jaeger::Span {
+    let trace_id_low = span.trace_id.low() as i64;
+    let trace_id_high = span.trace_id.high() as i64;
+    let parent_span_id = span.parent_id.get() as i64;
+    let references = if span.follows_from && parent_span_id != 0 {
+        vec![jaeger::SpanRef {
+            kind: jaeger::SpanRefKind::FollowsFrom,
+            trace_id_low,
+            trace_id_high,
+            span_id: parent_span_id,
+        }]
+    } else {
+        Vec::new()
+    };
+    jaeger::Span {
+        trace_id_low,
+        trace_id_high,
+        span_id: span.span_id.get() as i64,
+        parent_span_id,
+        operation_name: span.name.to_string(),
+        references,
+        flags: i32::from(span.flags),
+        start_time: micros_since_epoch(span.start_time()),
+        duration: i64::try_from(span.duration().as_micros()).unwrap_or(i64::MAX),
+        tags: span.tags().map(|(k, v)| tag(k, &v)).collect(),
+        logs: span
+            .logs()
+            .iter()
+            .map(|log| jaeger::Log {
+                timestamp: micros_since_epoch(log.time()),
+                fields: log.fields.iter().map(jaeger::Tag::from).collect(),
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn process(process: &Process) -> jaeger::Process {
+    jaeger::Process {
+        service_name: process.service_name.clone(),
+        tags: process.tags.iter().map(jaeger::Tag::from).collect(),
+    }
+}

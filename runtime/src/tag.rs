@@ -1,0 +1,161 @@
+//! Tag values: what a span's tags may hold, and the conversion from Rust values.
+
+use std::borrow::Cow;
+
+pub use rustracing::tag::TagValue;
+
+/// A value that can be a tag: strings, booleans, integers and floats, as Jaeger stores them.
+///
+/// Implemented for the primitive types, `String`, `&str`, `Cow<'static, str>` and [`TagValue`].
+/// Other types are recorded through their `Display` (`%expr` in `#[traced(tags(...))]`) or
+/// `Debug` (`?expr`) text.
+///
+/// ```
+/// use traced::{IntoTagValue, TagValue};
+///
+/// assert_eq!(42u16.into_tag_value(), TagValue::Integer(42));
+/// assert_eq!(true.into_tag_value(), TagValue::Boolean(true));
+/// assert_eq!(u64::MAX.into_tag_value(), TagValue::String("18446744073709551615".into()));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a tag value",
+    label = "not a string, bool, integer or float",
+    note = "write `%value` to record its `Display` text, or `?value` for its `Debug` text"
+)]
+pub trait IntoTagValue {
+    /// Converts to a tag value.
+    fn into_tag_value(self) -> TagValue;
+}
+
+impl IntoTagValue for TagValue {
+    fn into_tag_value(self) -> TagValue {
+        self
+    }
+}
+
+impl IntoTagValue for bool {
+    fn into_tag_value(self) -> TagValue {
+        TagValue::Boolean(self)
+    }
+}
+
+macro_rules! lossless_integers {
+    ($($t:ty),*) => {$(
+        impl IntoTagValue for $t {
+            fn into_tag_value(self) -> TagValue {
+                TagValue::Integer(i64::from(self))
+            }
+        }
+    )*};
+}
+lossless_integers!(i8, i16, i32, i64, u8, u16, u32);
+
+macro_rules! wide_integers {
+    ($($t:ty),*) => {$(
+        /// Jaeger integers are `i64`: a value beyond that range is kept exactly, as text.
+        impl IntoTagValue for $t {
+            fn into_tag_value(self) -> TagValue {
+                match i64::try_from(self) {
+                    Ok(v) => TagValue::Integer(v),
+                    Err(_) => TagValue::String(Cow::Owned(self.to_string())),
+                }
+            }
+        }
+    )*};
+}
+wide_integers!(u64, usize, isize, i128, u128);
+
+impl IntoTagValue for f64 {
+    fn into_tag_value(self) -> TagValue {
+        TagValue::Float(self)
+    }
+}
+
+impl IntoTagValue for f32 {
+    fn into_tag_value(self) -> TagValue {
+        TagValue::Float(f64::from(self))
+    }
+}
+
+impl IntoTagValue for String {
+    fn into_tag_value(self) -> TagValue {
+        TagValue::String(Cow::Owned(self))
+    }
+}
+
+impl IntoTagValue for &String {
+    fn into_tag_value(self) -> TagValue {
+        TagValue::String(Cow::Owned(self.clone()))
+    }
+}
+
+impl IntoTagValue for &str {
+    fn into_tag_value(self) -> TagValue {
+        TagValue::String(Cow::Owned(self.to_owned()))
+    }
+}
+
+impl IntoTagValue for &&str {
+    fn into_tag_value(self) -> TagValue {
+        TagValue::String(Cow::Owned((*self).to_owned()))
+    }
+}
+
+impl IntoTagValue for Cow<'static, str> {
+    fn into_tag_value(self) -> TagValue {
+        TagValue::String(self)
+    }
+}
+
+impl IntoTagValue for char {
+    fn into_tag_value(self) -> TagValue {
+        TagValue::String(Cow::Owned(self.to_string()))
+    }
+}
+
+macro_rules! by_reference {
+    ($($t:ty),*) => {$(
+        impl IntoTagValue for &$t {
+            fn into_tag_value(self) -> TagValue {
+                (*self).into_tag_value()
+            }
+        }
+    )*};
+}
+by_reference!(bool, i8, i16, i32, i64, u8, u16, u32, u64, usize, isize, i128, u128, f32, f64, char);
+
+impl IntoTagValue for &Cow<'static, str> {
+    fn into_tag_value(self) -> TagValue {
+        TagValue::String(self.clone())
+    }
+}
+
+/// A tag value known when the program is compiled; lives in a `static` call site, so recording
+/// it costs nothing per call.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StaticValue {
+    Str(&'static str),
+    Bool(bool),
+    I64(i64),
+    F64(f64),
+}
+
+impl StaticValue {
+    pub(crate) fn to_tag_value(self) -> TagValue {
+        match self {
+            StaticValue::Str(s) => TagValue::String(Cow::Borrowed(s)),
+            StaticValue::Bool(b) => TagValue::Boolean(b),
+            StaticValue::I64(i) => TagValue::Integer(i),
+            StaticValue::F64(f) => TagValue::Float(f),
+        }
+    }
+}
+
+/// A tag whose key and value are both known at compile time.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StaticTag {
+    pub key: &'static str,
+    pub value: StaticValue,
+}

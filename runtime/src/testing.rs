@@ -1,0 +1,140 @@
+//! Test capture: a tracer that keeps finished spans in memory, so tests can assert on names,
+//! ids, parents, tags and logs.
+//!
+//! The spans take the real path (queue, reporter thread, sink); only the destination is memory.
+//! There is one global tracer per process, so captures are taken one at a time: a second
+//! `Capture::install` waits until the first capture is dropped. Under `cargo nextest`, where
+//! every test is its own process, they never wait.
+//!
+//! ```
+//! #[traced::traced(tags(db.type = "mongo"))]
+//! fn get_all_images() -> Vec<String> {
+//!     Vec::new()
+//! }
+//!
+//! let capture = traced::testing::Capture::install();
+//! get_all_images();
+//! let span = capture.span("get_all_images");
+//! assert_eq!(span.tag("db.type"), Some("mongo".into()));
+//! assert_eq!(span.parent_id(), None);
+//! ```
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use crate::finished::FinishedSpan;
+use crate::report::{Batch, Sent, Sink, SinkError};
+use crate::{Config, Metrics, Sampler, TracerGuard};
+
+/// Serializes captures: the tracer is global.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+type Store = Arc<Mutex<Vec<FinishedSpan>>>;
+
+/// The sink of a capture: clones every span into memory.
+struct CaptureSink(Store);
+
+impl Sink for CaptureSink {
+    fn send(&mut self, batch: &Batch<'_>) -> Result<Sent, SinkError> {
+        let mut store = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        store.extend(batch.spans().cloned());
+        Ok(Sent {
+            bytes: 0,
+            batches: 1,
+        })
+    }
+}
+
+/// An installed tracer whose spans are kept in memory. Dropping it uninstalls the tracer.
+pub struct Capture {
+    store: Store,
+    guard: Option<TracerGuard>,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl Capture {
+    /// Installs a capturing tracer that samples every trace.
+    ///
+    /// # Panics
+    ///
+    /// If a tracer not made by a capture is installed (by [`crate::init`]).
+    pub fn install() -> Capture {
+        Self::with_config(Config::new("test").sampler(Sampler::always()))
+    }
+
+    /// Installs a capturing tracer with the given settings (sampler, queue size); the
+    /// destination is replaced by memory.
+    ///
+    /// # Panics
+    ///
+    /// If a tracer not made by a capture is installed, or `config` is invalid.
+    pub fn with_config(config: Config) -> Capture {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        let store = Store::default();
+        let config = config
+            .sink(CaptureSink(store.clone()))
+            .flush_interval(Duration::from_millis(50))
+            .disabled(false);
+        let guard = match crate::init(config) {
+            Ok(guard) => guard,
+            Err(e) => panic!("cannot install the capturing tracer: {e}"),
+        };
+        Capture {
+            store,
+            guard: Some(guard),
+            _turn: turn,
+        }
+    }
+
+    fn flush(&self) {
+        let flushed = self.guard.as_ref().map_or(true, TracerGuard::flush);
+        assert!(flushed, "the capture's reporter did not flush within its timeout");
+    }
+
+    /// Every span finished so far, in the order they finished.
+    pub fn spans(&self) -> Vec<FinishedSpan> {
+        self.flush();
+        self.store.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Like [`Capture::spans`], and forgets them.
+    pub fn take(&self) -> Vec<FinishedSpan> {
+        self.flush();
+        std::mem::take(&mut *self.store.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The one finished span named `name`.
+    ///
+    /// # Panics
+    ///
+    /// If there is none, or more than one: the message lists what was captured.
+    pub fn span(&self, name: &str) -> FinishedSpan {
+        let spans = self.spans();
+        let matching: Vec<&FinishedSpan> = spans.iter().filter(|s| s.operation_name() == name).collect();
+        if let [span] = matching[..] {
+            return span.clone();
+        }
+        let names: Vec<&str> = spans.iter().map(FinishedSpan::operation_name).collect();
+        panic!(
+            "expected one span named {name:?}, found {}; captured: {names:?}",
+            matching.len()
+        )
+    }
+
+    /// Every finished span named `name`.
+    pub fn spans_named(&self, name: &str) -> Vec<FinishedSpan> {
+        self.spans().into_iter().filter(|s| s.operation_name() == name).collect()
+    }
+
+    /// The capturing tracer's self-metrics.
+    pub fn metrics(&self) -> Metrics {
+        self.guard.as_ref().map(TracerGuard::metrics).unwrap_or_default()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        // Uninstall before the turn passes to the next capture.
+        drop(self.guard.take());
+    }
+}
