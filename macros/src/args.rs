@@ -47,17 +47,26 @@ impl Parse for Args {
             let key = Ident::parse_any(input)?;
             let name = key.to_string();
             if seen.contains(&name) {
-                push(&mut errors, syn::Error::new(key.span(), format!("duplicate argument `{name}`")));
+                push(
+                    &mut errors,
+                    syn::Error::new(key.span(), format!("duplicate argument `{name}`")),
+                );
             }
             seen.push(name.clone());
             match name.as_str() {
                 "name" => {
                     input.parse::<Token![=]>()?;
                     let lit: LitStr = input.parse().map_err(|e| {
-                        syn::Error::new(e.span(), "expected a string literal: `name = \"GetAllImages\"`")
+                        syn::Error::new(
+                            e.span(),
+                            "expected a string literal: `name = \"GetAllImages\"`",
+                        )
                     })?;
                     if lit.value().trim().is_empty() {
-                        push(&mut errors, syn::Error::new(lit.span(), "the span name must not be empty"));
+                        push(
+                            &mut errors,
+                            syn::Error::new(lit.span(), "the span name must not be empty"),
+                        );
                     }
                     args.name = Some(lit);
                 }
@@ -67,7 +76,13 @@ impl Parse for Args {
                     let tags = Punctuated::<TagArg, Token![,]>::parse_terminated(&content)?;
                     for tag in tags {
                         if args.tags.iter().any(|t| t.key == tag.key) {
-                            push(&mut errors, syn::Error::new(tag.key_span, format!("the tag `{}` is set twice", tag.key)));
+                            push(
+                                &mut errors,
+                                syn::Error::new(
+                                    tag.key_span,
+                                    format!("the tag `{}` is set twice", tag.key),
+                                ),
+                            );
                         }
                         args.tags.push(tag);
                     }
@@ -90,7 +105,10 @@ impl Parse for Args {
                 "skip" => {
                     let content;
                     parenthesized!(content in input);
-                    let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, Ident::parse_any)?;
+                    let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(
+                        &content,
+                        Ident::parse_any,
+                    )?;
                     args.skip = Some((key, names.into_iter().collect()));
                 }
                 "context" => {
@@ -110,7 +128,10 @@ impl Parse for Args {
                 _ => {
                     push(
                         &mut errors,
-                        syn::Error::new(key.span(), format!("unknown argument `{name}`; expected one of: {ARGUMENTS}")),
+                        syn::Error::new(
+                            key.span(),
+                            format!("unknown argument `{name}`; expected one of: {ARGUMENTS}"),
+                        ),
                     );
                     // Skip the rest of this argument, to report later ones too.
                     while !input.is_empty() && !input.peek(Token![,]) {
@@ -157,7 +178,10 @@ impl Args {
             name: method.name.clone().or_else(|| self.name.clone()),
             tags,
             kind: method.kind.clone().or_else(|| self.kind.clone()),
-            follows_from: method.follows_from.clone().or_else(|| self.follows_from.clone()),
+            follows_from: method
+                .follows_from
+                .clone()
+                .or_else(|| self.follows_from.clone()),
             args: method.args.clone().or_else(|| self.args.clone()),
             skip: method.skip.clone().or_else(|| self.skip.clone()),
             ret: method.ret.clone().or_else(|| self.ret.clone()),

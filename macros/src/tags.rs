@@ -40,7 +40,9 @@ impl Parse for TagArg {
         if !input.peek(Token![=]) {
             return Err(syn::Error::new(
                 key_span,
-                format!("expected `=` and a value after the tag key `{key}`, e.g. `{key} = \"value\"`"),
+                format!(
+                    "expected `=` and a value after the tag key `{key}`, e.g. `{key} = \"value\"`"
+                ),
             ));
         }
         input.parse::<Token![=]>()?;
@@ -76,7 +78,8 @@ fn parse_key(input: ParseStream) -> syn::Result<(String, Span)> {
         return Ok((lit.value(), lit.span()));
     }
     if !input.peek(Ident::peek_any) {
-        return Err(input.error("expected a tag key: `db.type = \"mongo\"` or `\"http.status_code\" = 200`"));
+        return Err(input
+            .error("expected a tag key: `db.type = \"mongo\"` or `\"http.status_code\" = 200`"));
     }
     let first = Ident::parse_any(input)?;
     let mut key = first.unraw().to_string();
@@ -95,8 +98,15 @@ fn parse_key(input: ParseStream) -> syn::Result<(String, Span)> {
 fn static_literal(expr: &Expr) -> syn::Result<Option<StaticLit>> {
     let (negative, lit) = match expr {
         Expr::Lit(ExprLit { lit, .. }) => (false, lit),
-        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => match &**expr {
-            Expr::Lit(ExprLit { lit: lit @ (Lit::Int(_) | Lit::Float(_)), .. }) => (true, lit),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => match &**expr {
+            Expr::Lit(ExprLit {
+                lit: lit @ (Lit::Int(_) | Lit::Float(_)),
+                ..
+            }) => (true, lit),
             _ => return Ok(None),
         },
         _ => return Ok(None),
@@ -111,7 +121,10 @@ fn static_literal(expr: &Expr) -> syn::Result<Option<StaticLit>> {
                 i.base10_digits().to_owned()
             };
             StaticLit::Int(text.parse::<i64>().map_err(|_| {
-                syn::Error::new(i.span(), "an integer tag must fit in i64, as Jaeger stores it")
+                syn::Error::new(
+                    i.span(),
+                    "an integer tag must fit in i64, as Jaeger stores it",
+                )
             })?)
         }
         Lit::Float(f) => {

@@ -69,7 +69,7 @@ impl Config {
                 address: "127.0.0.1:6831".into(),
                 protocol: Protocol::Compact,
             },
-            max_packet_size: crate::report::DEFAULT_MAX_PACKET_SIZE,
+            max_packet_size: crate::report::agent::DEFAULT_MAX_PACKET_SIZE,
             queue_size: DEFAULT_QUEUE_SIZE,
             flush_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(5),
@@ -100,9 +100,18 @@ impl Config {
 
         let host = var("JAEGER_AGENT_HOST").filter(|h| !h.trim().is_empty());
         let port = match var("JAEGER_AGENT_PORT") {
-            Some(value) => value.trim().parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
-                invalid("JAEGER_AGENT_PORT", &value, "expected a port number from 1 to 65535")
-            })?,
+            Some(value) => value
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| {
+                    invalid(
+                        "JAEGER_AGENT_PORT",
+                        &value,
+                        "expected a port number from 1 to 65535",
+                    )
+                })?,
             None => Protocol::Compact.default_port(),
         };
         let host = host.as_deref().map_or("127.0.0.1", str::trim);
@@ -268,9 +277,11 @@ fn parse_bool(variable: &'static str, value: &str) -> Result<bool, Error> {
 
 fn sampler_from(kind: Option<String>, param: Option<String>) -> Result<Sampler, Error> {
     let param_value = match &param {
-        Some(text) => Some(text.trim().parse::<f64>().map_err(|_| {
-            invalid("JAEGER_SAMPLER_PARAM", text, "expected a number")
-        })?),
+        Some(text) => Some(
+            text.trim()
+                .parse::<f64>()
+                .map_err(|_| invalid("JAEGER_SAMPLER_PARAM", text, "expected a number"))?,
+        ),
         None => None,
     };
     let param_text = param.as_deref().unwrap_or_default();
@@ -280,7 +291,11 @@ fn sampler_from(kind: Option<String>, param: Option<String>) -> Result<Sampler, 
             None => Ok(Sampler::always()),
             Some(p) if p == 1.0 => Ok(Sampler::always()),
             Some(p) if p == 0.0 => Ok(Sampler::never()),
-            Some(_) => Err(invalid("JAEGER_SAMPLER_PARAM", param_text, "the const sampler takes 0 or 1")),
+            Some(_) => Err(invalid(
+                "JAEGER_SAMPLER_PARAM",
+                param_text,
+                "the const sampler takes 0 or 1",
+            )),
         },
         "probabilistic" => {
             let p = param_value.unwrap_or(0.001);
@@ -301,7 +316,10 @@ fn sampler_from(kind: Option<String>, param: Option<String>) -> Result<Sampler, 
 }
 
 /// Parses `k=v,k2=v2`; a value `${NAME}` or `${NAME:default}` is read from the environment.
-fn parse_tags(text: &str, var: &impl Fn(&str) -> Option<String>) -> Result<Vec<(String, TagValue)>, Error> {
+fn parse_tags(
+    text: &str,
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, TagValue)>, Error> {
     let mut tags = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (key, value) = item
@@ -313,7 +331,11 @@ fn parse_tags(text: &str, var: &impl Fn(&str) -> Option<String>) -> Result<Vec<(
             Some(reference) => {
                 let (name, default) = reference.split_once(':').unwrap_or((reference, ""));
                 if name.is_empty() {
-                    return Err(invalid("JAEGER_TAGS", text, format!("{item:?} names no variable")));
+                    return Err(invalid(
+                        "JAEGER_TAGS",
+                        text,
+                        format!("{item:?} names no variable"),
+                    ));
                 }
                 var(name).unwrap_or_else(|| default.to_owned())
             }
@@ -330,7 +352,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(vars: &[(&str, &str)]) -> Result<Config, Error> {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -346,14 +371,22 @@ mod tests {
             ("JAEGER_AGENT_PORT", "6900"),
             ("JAEGER_SAMPLER_TYPE", "probabilistic"),
             ("JAEGER_SAMPLER_PARAM", "0.25"),
-            ("JAEGER_TAGS", "region=eu, pod=${POD_NAME:unknown}, user=${USER_X}"),
+            (
+                "JAEGER_TAGS",
+                "region=eu, pod=${POD_NAME:unknown}, user=${USER_X}",
+            ),
             ("USER_X", "alice"),
             ("JAEGER_DISABLED", "false"),
         ])
         .unwrap();
         assert_eq!(config.service_name, "gallery");
-        assert!(matches!(&config.destination, Destination::Agent { address, .. } if address == "jaeger-agent:6900"));
-        assert_eq!(format!("{:?}", config.sampler), "Sampler::probabilistic(0.25)");
+        assert!(
+            matches!(&config.destination, Destination::Agent { address, .. } if address == "jaeger-agent:6900")
+        );
+        assert_eq!(
+            format!("{:?}", config.sampler),
+            "Sampler::probabilistic(0.25)"
+        );
         assert_eq!(
             config.tags,
             vec![
@@ -369,10 +402,18 @@ mod tests {
     fn defaults_when_nothing_is_set() {
         let config = from(&[]).unwrap();
         assert!(!config.service_name.is_empty());
-        assert!(matches!(&config.destination, Destination::Agent { address, .. } if address == "127.0.0.1:6831"));
+        assert!(
+            matches!(&config.destination, Destination::Agent { address, .. } if address == "127.0.0.1:6831")
+        );
         assert_eq!(format!("{:?}", config.sampler), "Sampler::const(true)");
         assert!(from(&[("JAEGER_DISABLED", "true")]).unwrap().disabled);
-        assert_eq!(format!("{:?}", from(&[("JAEGER_SAMPLER_PARAM", "0")]).unwrap().sampler), "Sampler::const(false)");
+        assert_eq!(
+            format!(
+                "{:?}",
+                from(&[("JAEGER_SAMPLER_PARAM", "0")]).unwrap().sampler
+            ),
+            "Sampler::const(false)"
+        );
     }
 
     #[test]
@@ -382,12 +423,20 @@ mod tests {
             "JAEGER_AGENT_PORT=\"68x1\" is invalid: expected a port number from 1 to 65535"
         );
         assert!(error(&[("JAEGER_AGENT_PORT", "70000")]).starts_with("JAEGER_AGENT_PORT=\"70000\""));
-        assert!(error(&[("JAEGER_SAMPLER_TYPE", "remote")]).starts_with("JAEGER_SAMPLER_TYPE=\"remote\" is invalid"));
-        assert!(error(&[("JAEGER_SAMPLER_PARAM", "lots")]).starts_with("JAEGER_SAMPLER_PARAM=\"lots\" is invalid"));
-        assert!(error(&[("JAEGER_SAMPLER_TYPE", "probabilistic"), ("JAEGER_SAMPLER_PARAM", "2")])
-            .starts_with("JAEGER_SAMPLER_PARAM=\"2\" is invalid: sampling probability 2"));
-        assert!(error(&[("JAEGER_SAMPLER_PARAM", "0.5")]).contains("the const sampler takes 0 or 1"));
-        assert!(error(&[("JAEGER_DISABLED", "yes please")]).starts_with("JAEGER_DISABLED=\"yes please\""));
+        assert!(error(&[("JAEGER_SAMPLER_TYPE", "remote")])
+            .starts_with("JAEGER_SAMPLER_TYPE=\"remote\" is invalid"));
+        assert!(error(&[("JAEGER_SAMPLER_PARAM", "lots")])
+            .starts_with("JAEGER_SAMPLER_PARAM=\"lots\" is invalid"));
+        assert!(error(&[
+            ("JAEGER_SAMPLER_TYPE", "probabilistic"),
+            ("JAEGER_SAMPLER_PARAM", "2")
+        ])
+        .starts_with("JAEGER_SAMPLER_PARAM=\"2\" is invalid: sampling probability 2"));
+        assert!(
+            error(&[("JAEGER_SAMPLER_PARAM", "0.5")]).contains("the const sampler takes 0 or 1")
+        );
+        assert!(error(&[("JAEGER_DISABLED", "yes please")])
+            .starts_with("JAEGER_DISABLED=\"yes please\""));
         assert!(error(&[("JAEGER_TAGS", "a=1,oops")]).contains("\"oops\" is not key=value"));
         assert!(error(&[("JAEGER_TAGS", "a=${:x}")]).contains("names no variable"));
     }
@@ -395,6 +444,8 @@ mod tests {
     #[test]
     fn ipv6_agent_hosts_get_brackets() {
         let config = from(&[("JAEGER_AGENT_HOST", "::1")]).unwrap();
-        assert!(matches!(&config.destination, Destination::Agent { address, .. } if address == "[::1]:6831"));
+        assert!(
+            matches!(&config.destination, Destination::Agent { address, .. } if address == "[::1]:6831")
+        );
     }
 }

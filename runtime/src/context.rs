@@ -62,13 +62,6 @@ impl TraceId {
         self.high != 0 || self.low != 0
     }
 
-    pub(crate) fn to_jaeger(self) -> JaegerTraceId {
-        JaegerTraceId {
-            high: self.high,
-            low: self.low,
-        }
-    }
-
     pub(crate) fn from_jaeger(id: JaegerTraceId) -> Self {
         TraceId {
             high: id.high,
@@ -424,22 +417,39 @@ mod tests {
 
     #[test]
     fn trace_id_text_round_trips_in_both_widths() {
-        for text in ["4bf92f3577b34da6a3ce929d0e0e4736", "00000000000000010000000000000002"] {
+        for text in [
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "00000000000000010000000000000002",
+        ] {
             assert_eq!(text.parse::<TraceId>().unwrap().to_string(), text);
         }
         assert_eq!("a".parse::<TraceId>().unwrap(), TraceId::new(0, 10));
-        assert_eq!("a".parse::<TraceId>().unwrap().to_string(), "000000000000000a");
+        assert_eq!(
+            "a".parse::<TraceId>().unwrap().to_string(),
+            "000000000000000a"
+        );
     }
 
     #[test]
     fn malformed_ids_are_errors_not_panics() {
-        for bad in ["", "0", "00000000000000000000000000000000", "xyz", "+1", "-1"] {
+        for bad in [
+            "",
+            "0",
+            "00000000000000000000000000000000",
+            "xyz",
+            "+1",
+            "-1",
+        ] {
             assert!(bad.parse::<TraceId>().is_err(), "{bad:?}");
             assert!(bad.parse::<SpanId>().is_err(), "{bad:?}");
         }
         assert!("1".repeat(33).parse::<TraceId>().is_err());
         assert!("1".repeat(17).parse::<SpanId>().is_err());
-        let err = "z".repeat(10_000).parse::<TraceId>().unwrap_err().to_string();
+        let err = "z"
+            .repeat(10_000)
+            .parse::<TraceId>()
+            .unwrap_err()
+            .to_string();
         assert!(err.len() < 200, "error messages stay small: {err}");
     }
 

@@ -86,9 +86,17 @@ impl<'a> Scope<'a> {
                 .replace(span.map_or(ptr::null(), |slot| slot as *const RecordSlot))
         });
         match entered {
-            Ok(prev_span) => Scope { cx, prev_span, entered: true },
+            Ok(prev_span) => Scope {
+                cx,
+                prev_span,
+                entered: true,
+            },
             // The thread is being torn down: run without a current span rather than panic.
-            Err(_) => Scope { cx, prev_span: ptr::null(), entered: false },
+            Err(_) => Scope {
+                cx,
+                prev_span: ptr::null(),
+                entered: false,
+            },
         }
     }
 }

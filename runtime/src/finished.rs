@@ -145,7 +145,10 @@ impl FinishedSpan {
 
     /// The value of tag `key` (the last one set, if it was set twice).
     pub fn tag(&self, key: &str) -> Option<TagValue> {
-        self.tags().filter(|(k, _)| *k == key).last().map(|(_, v)| v)
+        self.tags()
+            .filter(|(k, _)| *k == key)
+            .last()
+            .map(|(_, v)| v)
     }
 
     /// The logs, in the order they were written.
@@ -155,10 +158,6 @@ impl FinishedSpan {
 
     pub(crate) fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: TagValue) {
         self.tags.push(Tag::new(key, value));
-    }
-
-    pub(crate) fn has_tag(&self, key: &str) -> bool {
-        self.tags().any(|(k, _)| k == key)
     }
 }
 

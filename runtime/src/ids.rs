@@ -71,7 +71,13 @@ mod tests {
     #[test]
     fn ids_are_distinct_and_non_zero_across_threads() {
         let ids: Vec<u64> = (0..4)
-            .map(|_| std::thread::spawn(|| (0..10_000).map(|_| super::span_id().get()).collect::<Vec<_>>()))
+            .map(|_| {
+                std::thread::spawn(|| {
+                    (0..10_000)
+                        .map(|_| super::span_id().get())
+                        .collect::<Vec<_>>()
+                })
+            })
             .flat_map(|t| t.join().unwrap())
             .collect();
         let unique: HashSet<_> = ids.iter().collect();

@@ -63,24 +63,23 @@ impl<F: Future> Future for Instrumented<F> {
         let Some(span) = this.span.0.as_ref() else {
             panic!("`Instrumented` polled after completion");
         };
-        let polled = match span.enter() {
-            None => this.inner.poll(cx),
-            Some(scope) if span.is_sampled() => {
-                let inner = this.inner;
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
-                    Ok(polled) => polled,
-                    Err(payload) => {
-                        drop(scope);
-                        // Finish the span now, failed: the executor may keep the task around.
-                        let span = this.span.0.take().expect("span is present while polling");
-                        span.record_panic(&*payload);
-                        drop(span);
-                        std::panic::resume_unwind(payload)
-                    }
+        let scope = span.enter();
+        let polled = if scope.is_some() && span.is_sampled() {
+            let inner = this.inner;
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+                Ok(polled) => polled,
+                Err(payload) => {
+                    span.record_panic(&*payload);
+                    drop(scope);
+                    // Finish the span now, failed: the executor may keep the task around.
+                    drop(this.span.0.take());
+                    std::panic::resume_unwind(payload)
                 }
             }
-            Some(_scope) => this.inner.poll(cx),
+        } else {
+            this.inner.poll(cx)
         };
+        drop(scope);
         match polled {
             Poll::Ready(output) => {
                 let span = this.span.0.take().expect("span is present while polling");

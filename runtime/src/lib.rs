@@ -110,10 +110,12 @@ pub fn init(config: Config) -> Result<TracerGuard, Error> {
         });
     }
     let sink: Box<dyn Sink> = match config.destination {
-        Destination::Agent { address, protocol } => match AgentSink::new(address.as_str(), protocol) {
-            Ok(sink) => Box::new(sink.max_packet_size(config.max_packet_size)),
-            Err(source) => return Err(Error::Agent { address, source }),
-        },
+        Destination::Agent { address, protocol } => {
+            match AgentSink::new(address.as_str(), protocol) {
+                Ok(sink) => Box::new(sink.max_packet_size(config.max_packet_size)),
+                Err(source) => return Err(Error::Agent { address, source }),
+            }
+        }
         Destination::Sink(sink) => sink,
     };
     let process = Process {
@@ -134,7 +136,10 @@ pub fn init(config: Config) -> Result<TracerGuard, Error> {
 
 /// The tags Jaeger clients put on their process, then the configured ones.
 fn process_tags(configured: Vec<(String, TagValue)>) -> Vec<Tag> {
-    let mut tags = vec![Tag::new("jaeger.version", concat!("Rust-traced-", env!("CARGO_PKG_VERSION")))];
+    let mut tags = vec![Tag::new(
+        "jaeger.version",
+        concat!("Rust-traced-", env!("CARGO_PKG_VERSION")),
+    )];
     if let Ok(name) = hostname::get() {
         tags.push(Tag::new("hostname", name.to_string_lossy().into_owned()));
     }
@@ -155,8 +160,7 @@ pub struct TracerGuard {
 impl TracerGuard {
     /// Sends every span finished so far; see [`flush`].
     pub fn flush(&self) -> bool {
-        self.tracer
-            .map_or(true, |t| t.flush(self.shutdown_timeout))
+        self.tracer.map_or(true, |t| t.flush(self.shutdown_timeout))
     }
 
     /// This tracer's self-metrics.
@@ -228,7 +232,10 @@ pub fn tag(key: impl Into<Cow<'static, str>>, value: impl IntoTagValue) {
 /// # fetch();
 /// ```
 pub fn log(message: impl fmt::Display) {
-    current::with_open_span(|span| span.logs.push(Log::new(vec![LogField::new("event", message.to_string())])));
+    current::with_open_span(|span| {
+        span.logs
+            .push(Log::new(vec![LogField::new("event", message.to_string())]))
+    });
 }
 
 /// Writes a log with the given fields on the span running now.
@@ -245,7 +252,10 @@ where
     K: Into<Cow<'static, str>>,
     V: Into<Cow<'static, str>>,
 {
-    let fields: Vec<LogField> = fields.into_iter().map(|(k, v)| LogField::new(k, v)).collect();
+    let fields: Vec<LogField> = fields
+        .into_iter()
+        .map(|(k, v)| LogField::new(k, v))
+        .collect();
     current::with_open_span(|span| span.logs.push(Log::new(fields)));
 }
 

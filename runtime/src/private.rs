@@ -2,16 +2,18 @@
 //! release, which is why generated code goes through this one module.
 //!
 //! The dispatch traits below use autoref specialization: the macro cannot see types, so it
-//! writes one method call and the compiler picks the most specific impl (an error type with
-//! `Display` over one with `Debug` over one with neither; a typed tag over `Debug` text).
+//! writes one method call on `&&&Val(&value)` and the compiler picks the most specific impl
+//! (an error type with `Display` over one with `Debug` over one with neither; a typed tag over
+//! `Debug` text). Method lookup tries the receiver with the most references first, so the
+//! preferred impl sits on `&&&Val` and each fallback on one reference fewer.
 
 use std::fmt;
 
+use crate::context::Context;
 pub use crate::instrument::Instrumented;
 pub use crate::span::{Callsite, SpanGuard as Span};
-pub use crate::tag::{StaticTag, StaticValue};
-use crate::context::Context;
 use crate::tag::{IntoTagValue, TagValue};
+pub use crate::tag::{StaticTag, StaticValue};
 
 impl Span {
     /// Starts the span of a call under the current span.
@@ -37,6 +39,11 @@ impl Span {
         self.set_tag(key, value);
     }
 
+    /// Records a tag whose value the dispatch traits made (`args`, `ret`).
+    pub fn tag_value(&self, key: &'static str, value: TagValue) {
+        self.set_tag(key, value);
+    }
+
     /// Records a tag from `Display` text (`%expr`).
     pub fn tag_display(&self, key: &'static str, value: &dyn fmt::Display) {
         self.set_tag(key, value.to_string());
@@ -49,6 +56,7 @@ impl Span {
 
     /// The context an explicit `Context` parameter is rebound to inside the body: this span's,
     /// or the argument itself when this call has no span of its own.
+    #[must_use]
     pub fn rebind(&self, original: &Context) -> Context {
         if self.enters_scope() {
             self.context()
@@ -59,13 +67,13 @@ impl Span {
 
     /// Runs a sync body in this span's scope.
     #[inline]
-    pub fn run<R>(&self, body: impl FnOnce() -> R) -> R {
+    pub fn run<R, F: FnOnce() -> R>(&self, body: F) -> R {
         self.in_scope(body)
     }
 
     /// Wraps an async body, to be polled in this span's scope.
     #[inline]
-    pub fn instrument<F: std::future::Future>(self, body: F) -> Instrumented<F> {
+    pub fn instrument<R, F: std::future::Future<Output = R>>(self, body: F) -> Instrumented<F> {
         Instrumented::new(body, self)
     }
 }
@@ -93,6 +101,32 @@ impl AsParent for &Context {
     }
 }
 
+/// Rebinds an explicit context parameter to the span's context inside the body, keeping the
+/// parameter's type: a `Context` becomes the new context, a `&Context` a reference to it held in
+/// `slot`, a local of the body.
+pub trait Rebind<'a> {
+    /// The parameter's type, with the body's lifetime for a reference.
+    type Out;
+    /// Consumes the parameter; returns what the body sees under its name.
+    fn __traced_rebind(self, new: Context, slot: &'a mut Option<Context>) -> Self::Out;
+}
+
+impl<'a> Rebind<'a> for Context {
+    type Out = Context;
+    #[inline]
+    fn __traced_rebind(self, new: Context, _slot: &'a mut Option<Context>) -> Context {
+        new
+    }
+}
+
+impl<'a> Rebind<'a> for &Context {
+    type Out = &'a Context;
+    #[inline]
+    fn __traced_rebind(self, new: Context, slot: &'a mut Option<Context>) -> &'a Context {
+        slot.insert(new)
+    }
+}
+
 /// A borrowed value handed to the dispatch traits.
 pub struct Val<'a, T: ?Sized>(pub &'a T);
 
@@ -100,7 +134,7 @@ pub struct Val<'a, T: ?Sized>(pub &'a T);
 pub trait ErrDisplay {
     fn __traced_record_err(&self, span: &Span);
 }
-impl<T, E: fmt::Display> ErrDisplay for &&Val<'_, Result<T, E>> {
+impl<T, E: fmt::Display> ErrDisplay for &&&Val<'_, Result<T, E>> {
     fn __traced_record_err(&self, span: &Span) {
         if let Err(error) = self.0 {
             span.record_error(std::any::type_name::<E>(), error);
@@ -112,7 +146,7 @@ impl<T, E: fmt::Display> ErrDisplay for &&Val<'_, Result<T, E>> {
 pub trait ErrDebug {
     fn __traced_record_err(&self, span: &Span);
 }
-impl<T, E: fmt::Debug> ErrDebug for &&&Val<'_, Result<T, E>> {
+impl<T, E: fmt::Debug> ErrDebug for &&Val<'_, Result<T, E>> {
     fn __traced_record_err(&self, span: &Span) {
         if let Err(error) = self.0 {
             span.record_error(std::any::type_name::<E>(), &format_args!("{error:?}"));
@@ -147,7 +181,7 @@ impl<T: ?Sized> NotResult for Val<'_, T> {
 pub trait ValueTyped {
     fn __traced_tag_value(&self) -> TagValue;
 }
-impl<T: ?Sized> ValueTyped for &&Val<'_, T>
+impl<T: ?Sized> ValueTyped for &&&Val<'_, T>
 where
     for<'b> &'b T: IntoTagValue,
 {
@@ -160,7 +194,7 @@ where
 pub trait ValueDebug {
     fn __traced_tag_value(&self) -> TagValue;
 }
-impl<T: fmt::Debug + ?Sized> ValueDebug for &&&Val<'_, T> {
+impl<T: fmt::Debug + ?Sized> ValueDebug for &&Val<'_, T> {
     fn __traced_tag_value(&self) -> TagValue {
         TagValue::String(format!("{:?}", self.0).into())
     }

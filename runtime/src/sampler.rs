@@ -27,7 +27,10 @@ enum Kind {
     Const(bool),
     /// Jaeger's rule: sampled when the low 63 bits of the trace id are at most `boundary`, so
     /// every service with the same rate decides the same for the same trace.
-    Probabilistic { rate: f64, boundary: u64 },
+    Probabilistic {
+        rate: f64,
+        boundary: u64,
+    },
     RateLimiting(RateLimiter),
 }
 
@@ -64,7 +67,11 @@ impl Sampler {
         }
         const MAX: u64 = u64::MAX >> 1;
         // The float product is exact enough; the cast saturates at MAX for rate 1.0.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
         let boundary = (MAX as f64 * rate) as u64;
         Ok(Sampler {
             kind: Kind::Probabilistic { rate, boundary },
@@ -170,7 +177,12 @@ impl RateLimiter {
             if next - now > self.tolerance {
                 return false;
             }
-            match self.next_free.compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed) {
+            match self.next_free.compare_exchange_weak(
+                tat,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return true,
                 Err(actual) => tat = actual,
             }
@@ -185,13 +197,22 @@ mod tests {
     #[test]
     fn probabilistic_sampling_follows_the_rate_and_is_decided_by_trace_id() {
         let sampler = Sampler::probabilistic(0.25).unwrap();
-        let sampled = (0..40_000).filter(|_| sampler.sample(crate::ids::trace_id())).count();
-        assert!((8_000..12_000).contains(&sampled), "{sampled} of 40000 at 25%");
+        let sampled = (0..40_000)
+            .filter(|_| sampler.sample(crate::ids::trace_id()))
+            .count();
+        assert!(
+            (8_000..12_000).contains(&sampled),
+            "{sampled} of 40000 at 25%"
+        );
         let id = crate::ids::trace_id();
         let first = sampler.sample(id);
         assert!((0..100).all(|_| sampler.sample(id) == first));
-        assert!((0..1000).all(|_| Sampler::probabilistic(1.0).unwrap().sample(crate::ids::trace_id())));
-        assert!((0..1000).all(|_| !Sampler::probabilistic(0.0).unwrap().sample(crate::ids::trace_id())));
+        assert!((0..1000).all(|_| Sampler::probabilistic(1.0)
+            .unwrap()
+            .sample(crate::ids::trace_id())));
+        assert!((0..1000).all(|_| !Sampler::probabilistic(0.0)
+            .unwrap()
+            .sample(crate::ids::trace_id())));
     }
 
     #[test]
@@ -200,10 +221,16 @@ mod tests {
         let second = 1_000_000_000;
         let at = |t: u64| (0..100).filter(|_| limiter.try_acquire_at(t)).count();
         assert_eq!(at(10 * second), 5, "a burst of max(1, rate)");
-        assert_eq!(at(10 * second + second / 10), 0, "nothing more within 200 ms");
+        assert_eq!(
+            at(10 * second + second / 10),
+            0,
+            "nothing more within 200 ms"
+        );
         assert_eq!(at(10 * second + second / 5), 1, "one per 200 ms after that");
         assert_eq!(at(20 * second), 5, "the burst refills when idle");
-        assert!(!Sampler::rate_limiting(0.0).unwrap().sample(TraceId::new(1, 1)));
+        assert!(!Sampler::rate_limiting(0.0)
+            .unwrap()
+            .sample(TraceId::new(1, 1)));
         let slow = RateLimiter::new(0.5);
         assert_eq!((0..10).filter(|_| slow.try_acquire_at(second)).count(), 1);
         assert!(!slow.try_acquire_at(2 * second));
@@ -212,7 +239,10 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_errors() {
-        assert_eq!(Sampler::probabilistic(-0.1).unwrap_err(), SamplerError::Probability(-0.1));
+        assert_eq!(
+            Sampler::probabilistic(-0.1).unwrap_err(),
+            SamplerError::Probability(-0.1)
+        );
         assert!(Sampler::rate_limiting(f64::NAN).is_err());
         assert!(Sampler::rate_limiting(-1.0).is_err());
     }

@@ -17,9 +17,9 @@ use rustracing::log::LogField;
 use crate::context::Context;
 use crate::current::{self, RecordSlot, Scope};
 use crate::finished::{FinishedSpan, Log};
+use crate::ids;
 use crate::tag::{IntoTagValue, StaticTag, TagValue};
 use crate::tracer::{self, Tracer};
-use crate::ids;
 
 /// What a call site knows at compile time; generated as a `static` next to each traced
 /// function, so a call reads it and never builds it.
@@ -29,15 +29,6 @@ pub struct Callsite {
     pub name: &'static str,
     pub tags: &'static [StaticTag],
     pub follows_from: bool,
-}
-
-impl Callsite {
-    /// A call site for spans that are given their name when they start (HTTP middleware).
-    pub(crate) const DYNAMIC: Callsite = Callsite {
-        name: "",
-        tags: &[],
-        follows_from: false,
-    };
 }
 
 /// A started span, finished when dropped. Generated code owns one per traced call, and the HTTP
@@ -62,7 +53,9 @@ impl SpanGuard {
     pub(crate) fn start(callsite: &'static Callsite) -> SpanGuard {
         match tracer::get() {
             None => SpanGuard::OFF,
-            Some(tracer) => current::with(|parent| Self::start_under(tracer, callsite, parent, false)),
+            Some(tracer) => {
+                current::with(|parent| Self::start_under(tracer, callsite, parent, false))
+            }
         }
     }
 
@@ -72,12 +65,19 @@ impl SpanGuard {
         match tracer::get() {
             None => SpanGuard::OFF,
             Some(tracer) if parent.is_valid() => Self::start_under(tracer, callsite, parent, true),
-            Some(tracer) => current::with(|parent| Self::start_under(tracer, callsite, parent, false)),
+            Some(tracer) => {
+                current::with(|parent| Self::start_under(tracer, callsite, parent, false))
+            }
         }
     }
 
     #[inline(always)]
-    fn start_under(tracer: &'static Tracer, callsite: &'static Callsite, parent: &Context, explicit: bool) -> SpanGuard {
+    fn start_under(
+        tracer: &'static Tracer,
+        callsite: &'static Callsite,
+        parent: &Context,
+        explicit: bool,
+    ) -> SpanGuard {
         if parent.is_valid() {
             if parent.is_sampled() {
                 return Self::sampled(tracer, callsite, parent.child(ids::span_id()), parent);
@@ -114,7 +114,12 @@ impl SpanGuard {
     }
 
     #[inline(never)]
-    fn sampled(tracer: &'static Tracer, callsite: &'static Callsite, cx: Context, parent: &Context) -> SpanGuard {
+    fn sampled(
+        tracer: &'static Tracer,
+        callsite: &'static Callsite,
+        cx: Context,
+        parent: &Context,
+    ) -> SpanGuard {
         tracer.counters.started.add(1);
         let is_root = !cx.parent_id.is_valid();
         let start = Instant::now();
@@ -126,7 +131,10 @@ impl SpanGuard {
             parent_id: cx.parent_id,
             flags: cx.flags,
             follows_from: callsite.follows_from && !is_root,
-            static_tags: [callsite.tags, if is_root { &tracer.sampler_tags } else { &[] }],
+            static_tags: [
+                callsite.tags,
+                if is_root { &tracer.sampler_tags } else { &[] },
+            ],
             tags: Vec::new(),
             logs: Vec::new(),
             start,
@@ -134,7 +142,10 @@ impl SpanGuard {
             wall_start: UNIX_EPOCH,
         });
         if let Some(debug_id) = parent.debug_id() {
-            record.set_tag("jaeger-debug-id", TagValue::String(Cow::Owned(debug_id.to_owned())));
+            record.set_tag(
+                "jaeger-debug-id",
+                TagValue::String(Cow::Owned(debug_id.to_owned())),
+            );
         }
         SpanGuard {
             cx: UnsafeCell::new(cx),
@@ -178,16 +189,8 @@ impl SpanGuard {
         }
     }
 
-    pub(crate) fn set_name(&self, name: Cow<'static, str>) {
-        self.with_record(|r| r.name = name);
-    }
-
     pub(crate) fn set_tag(&self, key: impl Into<Cow<'static, str>>, value: impl IntoTagValue) {
         self.with_record(|r| r.set_tag(key, value.into_tag_value()));
-    }
-
-    pub(crate) fn log(&self, fields: Vec<LogField>) {
-        self.with_record(|r| r.logs.push(Log::new(fields)));
     }
 
     /// Marks the span failed: `error = true` and a log with `event = error`, the error's kind
@@ -239,9 +242,6 @@ impl SpanGuard {
         self.enters_scope()
             .then(|| Scope::enter(&self.cx, self.is_sampled().then_some(&self.slot)))
     }
-
-    /// Finishes the span now; dropping the guard does the same.
-    pub(crate) fn finish(self) {}
 }
 
 impl Drop for SpanGuard {

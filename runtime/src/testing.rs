@@ -88,13 +88,19 @@ impl Capture {
 
     fn flush(&self) {
         let flushed = self.guard.as_ref().map_or(true, TracerGuard::flush);
-        assert!(flushed, "the capture's reporter did not flush within its timeout");
+        assert!(
+            flushed,
+            "the capture's reporter did not flush within its timeout"
+        );
     }
 
     /// Every span finished so far, in the order they finished.
     pub fn spans(&self) -> Vec<FinishedSpan> {
         self.flush();
-        self.store.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Like [`Capture::spans`], and forgets them.
@@ -110,7 +116,10 @@ impl Capture {
     /// If there is none, or more than one: the message lists what was captured.
     pub fn span(&self, name: &str) -> FinishedSpan {
         let spans = self.spans();
-        let matching: Vec<&FinishedSpan> = spans.iter().filter(|s| s.operation_name() == name).collect();
+        let matching: Vec<&FinishedSpan> = spans
+            .iter()
+            .filter(|s| s.operation_name() == name)
+            .collect();
         if let [span] = matching[..] {
             return span.clone();
         }
@@ -123,12 +132,18 @@ impl Capture {
 
     /// Every finished span named `name`.
     pub fn spans_named(&self, name: &str) -> Vec<FinishedSpan> {
-        self.spans().into_iter().filter(|s| s.operation_name() == name).collect()
+        self.spans()
+            .into_iter()
+            .filter(|s| s.operation_name() == name)
+            .collect()
     }
 
     /// The capturing tracer's self-metrics.
     pub fn metrics(&self) -> Metrics {
-        self.guard.as_ref().map(TracerGuard::metrics).unwrap_or_default()
+        self.guard
+            .as_ref()
+            .map(TracerGuard::metrics)
+            .unwrap_or_default()
     }
 }
 

@@ -30,12 +30,7 @@ pub(crate) fn get() -> Option<&'static Tracer> {
 /// Makes `tracer` the global one, unless one is installed already.
 pub(crate) fn install(tracer: Tracer) -> Result<&'static Tracer, Tracer> {
     let leaked: &'static mut Tracer = Box::leak(Box::new(tracer));
-    match TRACER.compare_exchange(
-        ptr::null_mut(),
-        leaked,
-        Ordering::AcqRel,
-        Ordering::Acquire,
-    ) {
+    match TRACER.compare_exchange(ptr::null_mut(), leaked, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => Ok(leaked),
         Err(_) => {
             // SAFETY: `leaked` was never published; taking it back is taking back our own box.
@@ -97,7 +92,9 @@ impl Tracer {
             control: Mutex::default(),
             control_changed: Condvar::new(),
             // Wake the reporter well before the queue can fill, without a syscall per span.
-            wake_every: u32::try_from(queue_size / 8).unwrap_or(u32::MAX).clamp(1, 64),
+            wake_every: u32::try_from(queue_size / 8)
+                .unwrap_or(u32::MAX)
+                .clamp(1, 64),
         }
     }
 

@@ -68,10 +68,9 @@ const ENVELOPE: usize = 64;
 impl AgentSink {
     /// A sink sending to `agent` (a `host:port`, resolved now) with `protocol`.
     pub fn new(agent: impl ToSocketAddrs, protocol: Protocol) -> io::Result<Self> {
-        let agent = agent
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the address resolved to nothing"))?;
+        let agent = agent.to_socket_addrs()?.next().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "the address resolved to nothing")
+        })?;
         let local: SocketAddr = if agent.is_ipv4() {
             ([0, 0, 0, 0], 0).into()
         } else {
@@ -106,9 +105,12 @@ impl AgentSink {
         out.clear();
         self.protocol
             .encode(&Message::from(agent::EmitBatchNotification { batch }), out)?;
-        self.socket
-            .send_to(out, self.agent)
-            .map_err(|e| SinkError::new(format_args!("sending to the Jaeger agent at {} failed: {e}", self.agent)))?;
+        self.socket.send_to(out, self.agent).map_err(|e| {
+            SinkError::new(format_args!(
+                "sending to the Jaeger agent at {} failed: {e}",
+                self.agent
+            ))
+        })?;
         sent.bytes += out.len() as u64;
         sent.batches += 1;
         Ok(())

@@ -2,10 +2,10 @@
 //! batches them and hands them to a [`Sink`]. All I/O and encoding happen here, never on the
 //! application's threads.
 
-mod agent;
+pub(crate) mod agent;
 mod sink;
-pub(crate) mod thrift;
 mod thread;
+pub(crate) mod thrift;
 
 pub use agent::{AgentSink, Protocol};
 pub use sink::{Batch, Process, Sent, Sink, SinkError};

@@ -18,7 +18,16 @@ pub(crate) fn spawn(
 ) -> std::io::Result<()> {
     let handle = std::thread::Builder::new()
         .name("traced-reporter".into())
-        .spawn(move || Reporter { tracer, sink, process, buffer: Vec::new(), flush_interval }.run())?;
+        .spawn(move || {
+            Reporter {
+                tracer,
+                sink,
+                process,
+                buffer: Vec::new(),
+                flush_interval,
+            }
+            .run()
+        })?;
     tracer.set_reporter(handle.thread().clone());
     Ok(())
 }
@@ -36,7 +45,11 @@ impl Reporter {
         let mut oldest: Option<Instant> = None;
         loop {
             let (ticket, flushed, shutdown) = {
-                let control = self.tracer.control.lock().unwrap_or_else(PoisonError::into_inner);
+                let control = self
+                    .tracer
+                    .control
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 (control.flush_requested, control.flushed, control.shutdown)
             };
             if shutdown {
@@ -55,7 +68,11 @@ impl Reporter {
                 if let Err(e) = self.sink.flush() {
                     self.tracer.counters.set_last_error(e.to_string());
                 }
-                let mut control = self.tracer.control.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut control = self
+                    .tracer
+                    .control
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 control.flushed = control.flushed.max(ticket);
                 control.stopped = shutdown;
                 drop(control);
@@ -64,7 +81,9 @@ impl Reporter {
                     return;
                 }
             }
-            let wait = oldest.map_or(self.flush_interval, |t| self.flush_interval.saturating_sub(t.elapsed()));
+            let wait = oldest.map_or(self.flush_interval, |t| {
+                self.flush_interval.saturating_sub(t.elapsed())
+            });
             std::thread::park_timeout(wait.max(Duration::from_millis(1)));
         }
     }
@@ -94,7 +113,10 @@ impl Reporter {
             span.wall_start = wall.checked_sub(age).unwrap_or(wall);
         }
         let counters = &self.tracer.counters;
-        let batch = Batch { process: &self.process, spans: &self.buffer };
+        let batch = Batch {
+            process: &self.process,
+            spans: &self.buffer,
+        };
         match self.sink.send(&batch) {
             Ok(sent) => {
                 counters.reported.add(self.buffer.len() as u64);

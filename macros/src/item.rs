@@ -1,0 +1,75 @@
+//! What the attribute sits on: a function (free, method, async, async-trait's boxed body) or an
+//! impl block. Anything else is an error pointing at it.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::{Item, ItemFn};
+
+use crate::args::Args;
+use crate::{async_fn, async_trait, impl_block, sync_fn};
+
+pub(crate) fn expand(args: Args, item: TokenStream) -> syn::Result<TokenStream> {
+    match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(function)) => {
+            if let Some(off) = &args.off {
+                return Err(syn::Error::new(
+                    off.span(),
+                    "`off` opts a method out of a traced impl block; on a function, remove `#[traced]` instead",
+                ));
+            }
+            Ok(function_tokens(&args, function, None)?.into_token_stream())
+        }
+        Ok(Item::Impl(block)) => impl_block::expand(&args, block),
+        Ok(other) => Err(not_a_function(&other)),
+        // A method declared in a trait without a body parses as neither.
+        Err(_) => match syn::parse2::<syn::TraitItemFn>(item) {
+            Ok(declaration) => Err(syn::Error::new_spanned(
+                &declaration.sig,
+                "`#[traced]` needs a function body; put it on the method in the `impl` instead",
+            )),
+            Err(error) => Err(error),
+        },
+    }
+}
+
+/// Expands one function; `type_name` is the impl block's type, for the default span name.
+pub(crate) fn function_tokens(
+    args: &Args,
+    mut function: ItemFn,
+    type_name: Option<&str>,
+) -> syn::Result<ItemFn> {
+    if let Some(constness) = &function.sig.constness {
+        return Err(syn::Error::new_spanned(
+            constness,
+            "`#[traced]` cannot trace a `const fn`: recording a span is not possible at compile time",
+        ));
+    }
+    let plan = crate::expand::Plan::new(args, &function.sig, type_name)?;
+    let body = if function.sig.asyncness.is_some() {
+        async_fn::body(&plan, &function.block)
+    } else if let Some(body) = async_trait::body(&plan, &function.block) {
+        body
+    } else {
+        sync_fn::body(&plan, &function.block)
+    };
+    function.block = Box::new(body);
+    Ok(function)
+}
+
+fn not_a_function(item: &Item) -> syn::Error {
+    let message = "`#[traced]` goes on a `fn` or an `impl` block";
+    match item {
+        Item::Const(c) => syn::Error::new_spanned(c.const_token, message),
+        Item::Struct(s) => syn::Error::new_spanned(s.struct_token, message),
+        Item::Enum(e) => syn::Error::new_spanned(e.enum_token, message),
+        Item::Trait(t) => syn::Error::new_spanned(
+            t.trait_token,
+            "`#[traced]` goes on a `fn` or an `impl` block; for a trait, put it on the `impl`",
+        ),
+        Item::Mod(m) => syn::Error::new_spanned(m.mod_token, message),
+        Item::Static(s) => syn::Error::new_spanned(s.static_token, message),
+        Item::Type(t) => syn::Error::new_spanned(t.type_token, message),
+        Item::Use(u) => syn::Error::new_spanned(u.use_token, message),
+        other => syn::Error::new_spanned(other, message),
+    }
+}

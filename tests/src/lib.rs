@@ -1,0 +1,1 @@
+//! Integration tests of traced live in `tests/`; this library is empty.
