@@ -4,8 +4,9 @@
 //! The dispatch traits below use autoref specialization: the macro cannot see types, so it
 //! writes one method call on `&&&Val(&value)` and the compiler picks the most specific impl
 //! (an error type with `Display` over one with `Debug` over one with neither; a typed tag over
-//! `Debug` text). Method lookup tries the receiver with the most references first, so the
-//! preferred impl sits on `&&&Val` and each fallback on one reference fewer.
+//! `Debug` text). Method lookup tries each receiver type by value, then with one `&` added,
+//! then one `*` removed: with `&self` methods, the impls for `&&Val`, then `&&&Val`, then `&Val`,
+//! then `Val`, which is the order of preference below.
 
 use std::fmt;
 
@@ -134,7 +135,7 @@ pub struct Val<'a, T: ?Sized>(pub &'a T);
 pub trait ErrDisplay {
     fn __traced_record_err(&self, span: &Span);
 }
-impl<T, E: fmt::Display> ErrDisplay for &&&Val<'_, Result<T, E>> {
+impl<T, E: fmt::Display> ErrDisplay for &&Val<'_, Result<T, E>> {
     fn __traced_record_err(&self, span: &Span) {
         if let Err(error) = self.0 {
             span.record_error(std::any::type_name::<E>(), error);
@@ -146,7 +147,7 @@ impl<T, E: fmt::Display> ErrDisplay for &&&Val<'_, Result<T, E>> {
 pub trait ErrDebug {
     fn __traced_record_err(&self, span: &Span);
 }
-impl<T, E: fmt::Debug> ErrDebug for &&Val<'_, Result<T, E>> {
+impl<T, E: fmt::Debug> ErrDebug for &&&Val<'_, Result<T, E>> {
     fn __traced_record_err(&self, span: &Span) {
         if let Err(error) = self.0 {
             span.record_error(std::any::type_name::<E>(), &format_args!("{error:?}"));
@@ -181,7 +182,7 @@ impl<T: ?Sized> NotResult for Val<'_, T> {
 pub trait ValueTyped {
     fn __traced_tag_value(&self) -> TagValue;
 }
-impl<T: ?Sized> ValueTyped for &&&Val<'_, T>
+impl<T: ?Sized> ValueTyped for &&Val<'_, T>
 where
     for<'b> &'b T: IntoTagValue,
 {
@@ -194,7 +195,7 @@ where
 pub trait ValueDebug {
     fn __traced_tag_value(&self) -> TagValue;
 }
-impl<T: fmt::Debug + ?Sized> ValueDebug for &&Val<'_, T> {
+impl<T: fmt::Debug + ?Sized> ValueDebug for &&&Val<'_, T> {
     fn __traced_tag_value(&self) -> TagValue {
         TagValue::String(format!("{:?}", self.0).into())
     }
