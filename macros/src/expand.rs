@@ -25,6 +25,8 @@ pub(crate) struct Plan {
     /// `__traced_span`: invisible to the user's body (mixed-site hygiene).
     pub(crate) span: Ident,
     pub(crate) result: Ident,
+    /// A `mut` context parameter: the body mutates the rebound copy, not the parameter.
+    pub(crate) mutable_context: Option<Ident>,
 }
 
 impl Plan {
@@ -98,6 +100,7 @@ impl Plan {
             finish,
             span,
             result,
+            mutable_context: params.context.filter(|cx| cx.mutable).map(|cx| cx.ident),
         })
     }
 }

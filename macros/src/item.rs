@@ -45,6 +45,9 @@ pub(crate) fn function_tokens(
         ));
     }
     let plan = crate::expand::Plan::new(args, &function.sig, type_name)?;
+    if let Some(ident) = &plan.mutable_context {
+        crate::params::allow_unused_mut(&mut function.sig, ident);
+    }
     let body = if function.sig.asyncness.is_some() {
         async_fn::body(&plan, &function.block)
     } else if let Some(body) = async_trait::body(&plan, &function.block) {

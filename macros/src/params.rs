@@ -78,6 +78,18 @@ impl Params {
     }
 }
 
+/// The body sees a rebound copy of a `mut` context parameter, so the parameter's own `mut` goes
+/// unused; the lint would blame the user for the expansion.
+pub(crate) fn allow_unused_mut(sig: &mut Signature, ident: &Ident) {
+    for input in &mut sig.inputs {
+        if let FnArg::Typed(arg) = input {
+            if matches!(&*arg.pat, Pat::Ident(p) if p.ident == *ident) {
+                arg.attrs.push(syn::parse_quote!(#[allow(unused_mut)]));
+            }
+        }
+    }
+}
+
 fn missing(name: &Ident, argument: &str) -> syn::Error {
     syn::Error::new(
         name.span(),
