@@ -2,12 +2,13 @@
 //! is traced as `Type::method`, a method's own `#[traced(...)]` overrides the block's settings
 //! for it, and `#[traced(off)]` leaves it untraced.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::{Attribute, ImplItem, ItemFn, ItemImpl, Type};
 
 use crate::args::{push, Args};
 use crate::item::function_tokens;
+use crate::tags::TagValue;
 
 pub(crate) fn expand(args: &Args, mut block: ItemImpl) -> syn::Result<TokenStream> {
     if let Some(name) = &args.name {
@@ -33,9 +34,14 @@ pub(crate) fn expand(args: &Args, mut block: ItemImpl) -> syn::Result<TokenStrea
                 continue;
             }
         };
+        let block_args = if method.sig.receiver().is_some() {
+            args.clone()
+        } else {
+            without_self_tags(args)
+        };
         let settings = match &own {
-            Some(own) => args.overridden_by(own),
-            None => args.clone(),
+            Some(own) => block_args.overridden_by(own),
+            None => block_args,
         };
         if settings.off.is_some() || method.sig.constness.is_some() {
             continue;
@@ -58,6 +64,27 @@ pub(crate) fn expand(args: &Args, mut block: ItemImpl) -> syn::Result<TokenStrea
         Some(errors) => Err(errors),
         None => Ok(block.into_token_stream()),
     }
+}
+
+/// The block's settings for a method without `self` (a constructor): the block's tags that read
+/// `self` cannot apply to it, and leaving them out beats failing the whole block.
+fn without_self_tags(args: &Args) -> Args {
+    let mut args = args.clone();
+    args.tags.retain(|tag| match &tag.value {
+        TagValue::Static(_) => true,
+        TagValue::Display(expr) | TagValue::Debug(expr) | TagValue::Computed(expr) => {
+            !mentions_self(expr.to_token_stream())
+        }
+    });
+    args
+}
+
+fn mentions_self(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == "self",
+        TokenTree::Group(group) => mentions_self(group.stream()),
+        _ => false,
+    })
 }
 
 /// Removes a method's own `#[traced(...)]` and returns its arguments.
