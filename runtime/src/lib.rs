@@ -86,6 +86,60 @@ pub use instrument::{FutureExt, WithContext};
 pub use metrics::Metrics;
 pub use sampler::{Sampler, SamplerError};
 pub use tag::{IntoTagValue, TagValue};
+/// Traces every call of a function, or of every method of an `impl` block, as a span.
+///
+/// The span is a child of the caller's span (an explicit [`Context`] parameter first, else the
+/// current span of the thread or async task, else a new root, sampled by the tracer's
+/// [`Sampler`]), runs with the body as its current span, and finishes when the function returns:
+/// normally, by `return` or `?`, by a panic (tagged `error = true`, with the panic message in a
+/// log, and the panic keeps unwinding), or for an `async fn` when the future completes or is
+/// dropped first (tagged `cancelled = true`). A function returning `Err` gets `error = true` and
+/// a log with `event = error`, `error.kind` and `message`.
+///
+/// | argument | effect |
+/// | --- | --- |
+/// | `name = "GetAllImages request"` | the span name; default the fn name, `Type::method` on an impl block |
+/// | `tags(db.type = "mongo", rows = 3, id = %id, q = ?query, n = self.len())` | tags: literals cost nothing per call; `%e` records `Display`, `?e` `Debug`; others (bool, integer, float, string) are computed only when sampled |
+/// | `kind = server` / `client` / `producer` / `consumer` | the `span.kind` tag |
+/// | `follows_from` | a FollowsFrom reference to the parent instead of ChildOf |
+/// | `args`, `skip(password, token)` | records the arguments (typed, else `Debug`), except those skipped; none by default |
+/// | `ret` | records the return value as the `return` tag |
+/// | `context = cx` / `context = none` | names the parent-context parameter / disables its detection |
+/// | `crate = path` | where the `traced` crate is, if renamed |
+/// | `off` | on a method of a traced impl block: leave it untraced |
+///
+/// ```
+/// use traced::{traced, Context};
+///
+/// struct Repo { db: String }
+///
+/// #[traced(tags(db.type = "mongo", db.instance = self.db.clone()))]
+/// impl Repo {
+///     fn get_all_images(&self, cx: &Context) -> Result<Vec<String>, std::fmt::Error> {
+///         // `cx` is this span's context here: passing it on makes a grandchild.
+///         Ok(vec![format!("{}", cx.span_id())])
+///     }
+///
+///     #[traced(name = "Repo.count", args, ret)]
+///     fn count(&self, filter: &str) -> usize { filter.len() }
+///
+///     #[traced(off)]
+///     fn name(&self) -> &str { &self.db }
+/// }
+///
+/// #[traced(kind = server, tags(http.method = "GET"))]
+/// async fn handler(repo: &Repo) -> usize {
+///     repo.count("*") + repo.get_all_images(&Context::current()).map_or(0, |v| v.len())
+/// }
+///
+/// let capture = traced::testing::Capture::install();
+/// let repo = Repo { db: "gallery".into() };
+/// let images = tokio::runtime::Runtime::new().unwrap().block_on(handler(&repo));
+/// assert_eq!(images, 2);
+/// let handler = capture.span("handler");
+/// assert_eq!(capture.span("Repo::get_all_images").parent_id(), Some(handler.span_id()));
+/// assert_eq!(capture.span("Repo.count").tag("return"), Some(traced::TagValue::Integer(1)));
+/// ```
 pub use traced_macros::traced;
 
 use config::Destination;
