@@ -289,8 +289,8 @@ fn sampler_from(kind: Option<String>, param: Option<String>) -> Result<Sampler, 
     match kind_text {
         "const" | "" => match param_value {
             None => Ok(Sampler::always()),
-            Some(p) if p == 1.0 => Ok(Sampler::always()),
-            Some(p) if p == 0.0 => Ok(Sampler::never()),
+            Some(1.0) => Ok(Sampler::always()),
+            Some(0.0) => Ok(Sampler::never()),
             Some(_) => Err(invalid(
                 "JAEGER_SAMPLER_PARAM",
                 param_text,

@@ -150,7 +150,7 @@ impl RateLimiter {
             u64::MAX / 4
         };
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let burst = per_second.max(1.0).min(1e9) as u64;
+        let burst = per_second.clamp(1.0, 1e9) as u64;
         RateLimiter {
             per_second,
             interval,

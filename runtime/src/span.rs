@@ -43,16 +43,19 @@ pub struct SpanGuard {
 }
 
 impl SpanGuard {
-    pub(crate) const OFF: SpanGuard = SpanGuard {
-        cx: UnsafeCell::new(Context::NONE),
-        slot: Cell::new(None),
-    };
+    /// No span: the body runs in whatever context is current.
+    pub(crate) const fn off() -> SpanGuard {
+        SpanGuard {
+            cx: UnsafeCell::new(Context::NONE),
+            slot: Cell::new(None),
+        }
+    }
 
     /// A span under the current span of this thread or task (or a new root).
     #[inline]
     pub(crate) fn start(callsite: &'static Callsite) -> SpanGuard {
         match tracer::get() {
-            None => SpanGuard::OFF,
+            None => SpanGuard::off(),
             Some(tracer) => {
                 current::with(|parent| Self::start_under(tracer, callsite, parent, false))
             }
@@ -63,7 +66,7 @@ impl SpanGuard {
     #[inline]
     pub(crate) fn start_explicit(callsite: &'static Callsite, parent: &Context) -> SpanGuard {
         match tracer::get() {
-            None => SpanGuard::OFF,
+            None => SpanGuard::off(),
             Some(tracer) if parent.is_valid() => Self::start_under(tracer, callsite, parent, true),
             Some(tracer) => {
                 current::with(|parent| Self::start_under(tracer, callsite, parent, false))
@@ -83,7 +86,7 @@ impl SpanGuard {
                 return Self::sampled(tracer, callsite, parent.child(ids::span_id()), parent);
             }
             if !explicit {
-                return SpanGuard::OFF;
+                return SpanGuard::off();
             }
             // An explicit unsampled parent becomes current, so that untouched code below follows
             // it rather than whatever was current before.

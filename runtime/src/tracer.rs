@@ -28,13 +28,13 @@ pub(crate) fn get() -> Option<&'static Tracer> {
 }
 
 /// Makes `tracer` the global one, unless one is installed already.
-pub(crate) fn install(tracer: Tracer) -> Result<&'static Tracer, Tracer> {
+pub(crate) fn install(tracer: Tracer) -> Result<&'static Tracer, Box<Tracer>> {
     let leaked: &'static mut Tracer = Box::leak(Box::new(tracer));
     match TRACER.compare_exchange(ptr::null_mut(), leaked, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => Ok(leaked),
         Err(_) => {
             // SAFETY: `leaked` was never published; taking it back is taking back our own box.
-            Err(*unsafe { Box::from_raw(leaked) })
+            Err(unsafe { Box::from_raw(leaked) })
         }
     }
 }

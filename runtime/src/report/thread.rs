@@ -36,6 +36,10 @@ struct Reporter {
     tracer: &'static Tracer,
     sink: Box<dyn Sink>,
     process: Process,
+    #[allow(
+        clippy::vec_box,
+        reason = "spans arrive boxed from the queue; unboxing copies each"
+    )]
     buffer: Vec<Box<FinishedSpan>>,
     flush_interval: Duration,
 }
