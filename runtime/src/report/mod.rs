@@ -3,10 +3,12 @@
 //! application's threads.
 
 pub(crate) mod agent;
+mod console;
 mod sink;
 mod thread;
 pub(crate) mod thrift;
 
 pub use agent::{AgentSink, Protocol};
+pub use console::ConsoleSink;
 pub use sink::{Batch, Process, Sent, Sink, SinkError};
 pub(crate) use thread::spawn;
