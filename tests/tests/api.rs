@@ -2,7 +2,7 @@
 //! gets the current `Context` for code that takes one.
 
 use traced::testing::Capture;
-use traced::{traced, Context, TagValue};
+use traced::{Context, TagValue, traced};
 
 fn helper_without_attribute(rows: i64) {
     traced::tag("rows", rows);
@@ -24,7 +24,10 @@ fn tags_and_logs_go_to_the_span_running_now() {
     let cx = query();
     let span = capture.span("query");
     assert_eq!(cx.span_id(), span.span_id());
-    assert_eq!(span.tag("db.statement"), Some(TagValue::from("SELECT * FROM images")));
+    assert_eq!(
+        span.tag("db.statement"),
+        Some(TagValue::from("SELECT * FROM images"))
+    );
     assert_eq!(span.tag("cache.hit"), Some(TagValue::Boolean(false)));
     assert_eq!(span.tag("rows"), Some(TagValue::Integer(12)));
     let logs = span.logs();
@@ -51,7 +54,10 @@ fn parent_tags() {
 fn a_tag_after_a_child_returns_goes_to_the_parent_again() {
     let capture = Capture::install();
     parent_tags();
-    assert_eq!(capture.span("child_tags").tag("who"), Some(TagValue::from("child")));
+    assert_eq!(
+        capture.span("child_tags").tag("who"),
+        Some(TagValue::from("child"))
+    );
     let parent = capture.span("parent_tags");
     assert_eq!(parent.tag("who"), Some(TagValue::from("parent-before")));
     assert_eq!(parent.tag("after"), Some(TagValue::Boolean(true)));

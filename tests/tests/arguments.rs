@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use traced::testing::Capture;
-use traced::{traced, Config, Sampler, TagValue};
+use traced::{Config, Sampler, TagValue, traced};
 
 struct Repo {
     db: String,
@@ -24,11 +24,16 @@ impl Repo {
 #[test]
 fn name_and_tags_of_every_kind_are_recorded() {
     let capture = Capture::install();
-    let repo = Repo { db: "images-primary".to_owned() };
+    let repo = Repo {
+        db: "images-primary".to_owned(),
+    };
     assert_eq!(repo.get_all_images(42), vec![42]);
     let span = capture.span("GetAllImages request");
     assert_eq!(span.tag("db.type"), Some(TagValue::from("mongo")));
-    assert_eq!(span.tag("db.instance"), Some(TagValue::from("images-primary")));
+    assert_eq!(
+        span.tag("db.instance"),
+        Some(TagValue::from("images-primary"))
+    );
     assert_eq!(span.tag("image.id"), Some(TagValue::from("42")));
     assert_eq!(span.tag("rows"), Some(TagValue::Integer(3)));
     assert_eq!(span.tag("ok"), Some(TagValue::Boolean(true)));
@@ -61,7 +66,10 @@ fn computed_tags_are_evaluated_only_when_sampled() {
     let capture = Capture::install();
     load(2);
     assert_eq!(EVALUATED.load(Ordering::SeqCst), 2);
-    assert_eq!(capture.span("load").tag("image.name"), Some(TagValue::from("image-2")));
+    assert_eq!(
+        capture.span("load").tag("image.name"),
+        Some(TagValue::from("image-2"))
+    );
 }
 
 #[traced(tags(name = name))]
@@ -73,7 +81,10 @@ fn tags_borrow_arguments(name: String) -> String {
 fn a_tag_does_not_move_the_argument_it_reads() {
     let capture = Capture::install();
     assert_eq!(tags_borrow_arguments("kept".to_owned()), "kept");
-    assert_eq!(capture.span("tags_borrow_arguments").tag("name"), Some(TagValue::from("kept")));
+    assert_eq!(
+        capture.span("tags_borrow_arguments").tag("name"),
+        Some(TagValue::from("kept"))
+    );
 }
 
 #[traced(kind = server)]
@@ -95,8 +106,16 @@ fn kind_sets_the_opentracing_span_kind_tag() {
     call();
     publish();
     consume();
-    for (name, kind) in [("handle", "server"), ("call", "client"), ("publish", "producer"), ("consume", "consumer")] {
-        assert_eq!(capture.span(name).tag("span.kind"), Some(TagValue::from(kind)));
+    for (name, kind) in [
+        ("handle", "server"),
+        ("call", "client"),
+        ("publish", "producer"),
+        ("consume", "consumer"),
+    ] {
+        assert_eq!(
+            capture.span(name).tag("span.kind"),
+            Some(TagValue::from(kind))
+        );
     }
 }
 
@@ -113,7 +132,14 @@ fn login(user: &str, password: &str) -> bool {
 }
 
 #[traced(args, skip(password))]
-fn login_args(user: &str, password: &str, attempt: u32, (x, y): (i64, f64), creds: Credentials, _opaque: NoDebug) -> bool {
+fn login_args(
+    user: &str,
+    password: &str,
+    attempt: u32,
+    (x, y): (i64, f64),
+    creds: Credentials,
+    _opaque: NoDebug,
+) -> bool {
     let _ = (x, y, creds.user);
     !user.is_empty() && !password.is_empty() && attempt > 0
 }
@@ -122,19 +148,46 @@ fn login_args(user: &str, password: &str, attempt: u32, (x, y): (i64, f64), cred
 fn arguments_are_recorded_only_when_asked_and_skip_leaves_some_out() {
     let capture = Capture::install();
     login("ann", "hunter2");
-    login_args("ann", "hunter2", 3, (-1, 2.5), Credentials { user: "ann" }, NoDebug);
+    login_args(
+        "ann",
+        "hunter2",
+        3,
+        (-1, 2.5),
+        Credentials { user: "ann" },
+        NoDebug,
+    );
 
     let plain = capture.span("login");
-    assert_eq!(plain.tags().filter(|(k, _)| *k == "user" || *k == "password").count(), 0);
+    assert_eq!(
+        plain
+            .tags()
+            .filter(|(k, _)| *k == "user" || *k == "password")
+            .count(),
+        0
+    );
 
     let span = capture.span("login_args");
     assert_eq!(span.tag("user"), Some(TagValue::from("ann")));
     assert_eq!(span.tag("password"), None);
-    assert_eq!(span.tag("attempt"), Some(TagValue::Integer(3)), "numbers stay numbers");
-    assert_eq!(span.tag("x"), Some(TagValue::Integer(-1)), "destructured names are recorded");
+    assert_eq!(
+        span.tag("attempt"),
+        Some(TagValue::Integer(3)),
+        "numbers stay numbers"
+    );
+    assert_eq!(
+        span.tag("x"),
+        Some(TagValue::Integer(-1)),
+        "destructured names are recorded"
+    );
     assert_eq!(span.tag("y"), Some(TagValue::Float(2.5)));
-    assert_eq!(span.tag("creds"), Some(TagValue::from("Credentials { user: \"ann\" }")));
-    assert_eq!(span.tag("_opaque"), Some(TagValue::from("<arguments::NoDebug>")));
+    assert_eq!(
+        span.tag("creds"),
+        Some(TagValue::from("Credentials { user: \"ann\" }"))
+    );
+    assert_eq!(
+        span.tag("_opaque"),
+        Some(TagValue::from("<arguments::NoDebug>"))
+    );
     assert!(!span.tags().any(|(_, v)| v == TagValue::from("hunter2")));
 }
 
@@ -159,9 +212,18 @@ fn ret_records_the_return_value() {
     answer();
     count();
     let _ = described();
-    assert_eq!(capture.span("answer").tag("return"), Some(TagValue::from("(42, \"yes\")")));
-    assert_eq!(capture.span("count").tag("return"), Some(TagValue::Integer(7)));
-    assert_eq!(capture.span("described").tag("return"), Some(TagValue::from("opaque")));
+    assert_eq!(
+        capture.span("answer").tag("return"),
+        Some(TagValue::from("(42, \"yes\")"))
+    );
+    assert_eq!(
+        capture.span("count").tag("return"),
+        Some(TagValue::Integer(7))
+    );
+    assert_eq!(
+        capture.span("described").tag("return"),
+        Some(TagValue::from("opaque"))
+    );
 }
 
 mod renamed {
@@ -175,7 +237,10 @@ fn through_a_renamed_path() {}
 fn crate_points_the_expansion_at_a_renamed_dependency() {
     let capture = Capture::install();
     through_a_renamed_path();
-    assert_eq!(capture.span("through_a_renamed_path").tag("via"), Some(TagValue::from("renamed")));
+    assert_eq!(
+        capture.span("through_a_renamed_path").tag("via"),
+        Some(TagValue::from("renamed"))
+    );
 }
 
 #[traced]

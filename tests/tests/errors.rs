@@ -5,7 +5,7 @@
 use std::fmt;
 
 use traced::testing::Capture;
-use traced::{traced, TagValue};
+use traced::{TagValue, traced};
 
 #[derive(Debug)]
 enum RepoError {
@@ -32,7 +32,11 @@ struct Opaque;
 
 #[traced]
 fn find(id: u32) -> Result<u32, RepoError> {
-    if id == 0 { Err(RepoError::NotFound(id)) } else { Ok(id) }
+    if id == 0 {
+        Err(RepoError::NotFound(id))
+    } else {
+        Ok(id)
+    }
 }
 
 #[traced]
@@ -55,7 +59,10 @@ type AliasResult<T> = std::io::Result<T>;
 
 #[traced]
 fn aliased() -> AliasResult<()> {
-    Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "upstream timed out"))
+    Err(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "upstream timed out",
+    ))
 }
 
 #[traced]
@@ -66,7 +73,11 @@ fn option() -> Option<u8> {
 fn error_log(span: &traced::FinishedSpan) -> (&str, &str, &str) {
     assert_eq!(span.tag("error"), Some(TagValue::Boolean(true)));
     let log = &span.logs()[0];
-    (log.field("event").unwrap(), log.field("error.kind").unwrap(), log.field("message").unwrap())
+    (
+        log.field("event").unwrap(),
+        log.field("error.kind").unwrap(),
+        log.field("message").unwrap(),
+    )
 }
 
 #[test]
@@ -77,7 +88,10 @@ fn an_err_with_display_is_logged_with_its_type_and_message() {
     let spans = capture.spans_named("find");
     assert_eq!(spans[0].tag("error"), None);
     assert!(spans[0].logs().is_empty());
-    assert_eq!(error_log(&spans[1]), ("error", "errors::RepoError", "image 0 not found"));
+    assert_eq!(
+        error_log(&spans[1]),
+        ("error", "errors::RepoError", "image 0 not found")
+    );
 }
 
 #[test]
@@ -85,8 +99,14 @@ fn an_err_without_display_falls_back_to_debug_then_to_its_type() {
     let capture = Capture::install();
     let _ = only_debug();
     let _ = opaque();
-    assert_eq!(error_log(&capture.span("only_debug")), ("error", "errors::OnlyDebug", "OnlyDebug { code: 503 }"));
-    assert_eq!(error_log(&capture.span("opaque")), ("error", "errors::Opaque", "errors::Opaque"));
+    assert_eq!(
+        error_log(&capture.span("only_debug")),
+        ("error", "errors::OnlyDebug", "OnlyDebug { code: 503 }")
+    );
+    assert_eq!(
+        error_log(&capture.span("opaque")),
+        ("error", "errors::Opaque", "errors::Opaque")
+    );
 }
 
 #[test]
@@ -96,10 +116,19 @@ fn boxed_and_aliased_results_are_recognised() {
     let _ = aliased();
     let boxed_span = capture.span("boxed");
     let (_, kind, message) = error_log(&boxed_span);
-    assert!(kind.starts_with("alloc::boxed::Box<dyn core::error::Error"), "{kind}");
+    assert!(
+        kind.starts_with("alloc::boxed::Box<dyn core::error::Error"),
+        "{kind}"
+    );
     assert_eq!(message, "image 0 not found");
-    assert_eq!(error_log(&capture.span("aliased")), ("error", "std::io::error::Error", "upstream timed out"));
-    assert_eq!(capture.span("find").parent_id(), Some(capture.span("boxed").span_id()));
+    assert_eq!(
+        error_log(&capture.span("aliased")),
+        ("error", "std::io::error::Error", "upstream timed out")
+    );
+    assert_eq!(
+        capture.span("find").parent_id(),
+        Some(capture.span("boxed").span_id())
+    );
 }
 
 #[test]
@@ -122,5 +151,8 @@ async fn async_find(id: u32) -> Result<u32, RepoError> {
 async fn an_async_err_is_logged_too() {
     let capture = Capture::install();
     assert!(async_find(0).await.is_err());
-    assert_eq!(error_log(&capture.span("async_find")), ("error", "errors::RepoError", "image 0 not found"));
+    assert_eq!(
+        error_log(&capture.span("async_find")),
+        ("error", "errors::RepoError", "image 0 not found")
+    );
 }

@@ -7,7 +7,7 @@ use std::pin::pin;
 use std::task::{Context as TaskContext, Waker};
 
 use traced::testing::Capture;
-use traced::{traced, TagValue};
+use traced::{TagValue, traced};
 
 #[traced]
 fn early_return(x: i32) -> i32 {
@@ -63,7 +63,10 @@ fn question_mark_finishes_the_span_with_the_error() {
     assert_eq!(spans[1].tag("error"), Some(TagValue::Boolean(true)));
     let log = &spans[1].logs()[0];
     assert_eq!(log.field("event"), Some("error"));
-    assert_eq!(log.field("error.kind"), Some("core::num::error::ParseIntError"));
+    assert_eq!(
+        log.field("error.kind"),
+        Some("core::num::error::ParseIntError")
+    );
     assert_eq!(log.field("message"), Some("invalid digit found in string"));
 }
 
@@ -72,7 +75,10 @@ fn a_panic_is_recorded_and_keeps_unwinding() {
     let capture = Capture::install();
     let caught = std::panic::catch_unwind(|| panics("disk on fire"));
     let payload = caught.expect_err("the panic must reach the caller");
-    assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("disk on fire"));
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("disk on fire")
+    );
 
     let span = capture.span("panics");
     assert_eq!(span.tag("error"), Some(TagValue::Boolean(true)));
@@ -109,9 +115,13 @@ fn a_future_dropped_before_completing_finishes_its_span_as_cancelled() {
 #[tokio::test]
 async fn a_timed_out_call_is_cancelled() {
     let capture = Capture::install();
-    let timed_out = tokio::time::timeout(std::time::Duration::from_millis(10), never_completes()).await;
+    let timed_out =
+        tokio::time::timeout(std::time::Duration::from_millis(10), never_completes()).await;
     assert!(timed_out.is_err());
-    assert_eq!(capture.span("never_completes").tag("cancelled"), Some(TagValue::Boolean(true)));
+    assert_eq!(
+        capture.span("never_completes").tag("cancelled"),
+        Some(TagValue::Boolean(true))
+    );
 }
 
 #[traced]
@@ -148,7 +158,10 @@ fn outer_catches_inner_panic() -> bool {
 fn a_caught_panic_fails_only_the_span_it_crossed() {
     let capture = Capture::install();
     assert!(outer_catches_inner_panic());
-    assert_eq!(capture.span("panics").tag("error"), Some(TagValue::Boolean(true)));
+    assert_eq!(
+        capture.span("panics").tag("error"),
+        Some(TagValue::Boolean(true))
+    );
     let outer = capture.span("outer_catches_inner_panic");
     assert_eq!(outer.tag("error"), None);
     assert_eq!(capture.span("panics").parent_id(), Some(outer.span_id()));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use traced::testing::Capture;
-use traced::{traced, TagValue};
+use traced::{TagValue, traced};
 
 struct Gallery {
     db: &'static str,
@@ -51,28 +51,72 @@ impl Gallery {
 #[test]
 fn every_method_of_a_traced_impl_block_is_a_span_named_type_method() {
     let capture = Capture::install();
-    let mut gallery = Gallery { db: "primary", views: 1 };
+    let mut gallery = Gallery {
+        db: "primary",
+        views: 1,
+    };
     assert_eq!(gallery.by_ref(), 1);
     assert_eq!(gallery.by_mut(), 2);
     gallery.overridden();
     gallery.untraced();
     assert_eq!(Gallery::associated(), "no receiver");
     assert_eq!(gallery.by_value(), 2);
-    assert_eq!(Box::new(Gallery { db: "primary", views: 3 }).boxed(), 3);
-    assert_eq!(Arc::new(Gallery { db: "primary", views: 4 }).shared(), Gallery::LIMIT - 6);
+    assert_eq!(
+        Box::new(Gallery {
+            db: "primary",
+            views: 3
+        })
+        .boxed(),
+        3
+    );
+    assert_eq!(
+        Arc::new(Gallery {
+            db: "primary",
+            views: 4
+        })
+        .shared(),
+        Gallery::LIMIT - 6
+    );
 
-    for name in ["Gallery::by_ref", "Gallery::by_mut", "Gallery::by_value", "Gallery::boxed", "Gallery::shared"] {
+    for name in [
+        "Gallery::by_ref",
+        "Gallery::by_mut",
+        "Gallery::by_value",
+        "Gallery::boxed",
+        "Gallery::shared",
+    ] {
         let span = capture.span(name);
         assert_eq!(span.tag("db.type"), Some(TagValue::from("mongo")), "{name}");
-        assert_eq!(span.tag("db.instance"), Some(TagValue::from("primary")), "{name}");
+        assert_eq!(
+            span.tag("db.instance"),
+            Some(TagValue::from("primary")),
+            "{name}"
+        );
     }
     let associated = capture.span("Gallery::associated");
     assert_eq!(associated.tag("db.type"), Some(TagValue::from("mongo")));
-    assert_eq!(associated.tag("db.instance"), None, "a tag reading `self` skips fns without one");
+    assert_eq!(
+        associated.tag("db.instance"),
+        None,
+        "a tag reading `self` skips fns without one"
+    );
     let overridden = capture.span("Gallery.renamed");
-    assert_eq!(overridden.tag("db.type"), Some(TagValue::from("sqlite")), "the method's tag wins");
-    assert_eq!(overridden.tag("db.instance"), Some(TagValue::from("primary")), "the block's others stay");
-    assert!(capture.spans().iter().all(|s| !s.operation_name().contains("untraced")));
+    assert_eq!(
+        overridden.tag("db.type"),
+        Some(TagValue::from("sqlite")),
+        "the method's tag wins"
+    );
+    assert_eq!(
+        overridden.tag("db.instance"),
+        Some(TagValue::from("primary")),
+        "the block's others stay"
+    );
+    assert!(
+        capture
+            .spans()
+            .iter()
+            .all(|s| !s.operation_name().contains("untraced"))
+    );
     assert_eq!(capture.spans().len(), 7);
 }
 
@@ -171,8 +215,11 @@ impl Repository for Postgres {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_trait_methods_are_traced_whichever_attribute_comes_first() {
     let capture = Capture::install();
-    let repos: Vec<(Box<dyn Repository + Send + Sync>, &str, &str)> =
-        vec![(Box::new(Mongo), "Mongo", "mongo"), (Box::new(Sqlite), "Sqlite", "sqlite"), (Box::new(Postgres), "Postgres", "postgres")];
+    let repos: Vec<(Box<dyn Repository + Send + Sync>, &str, &str)> = vec![
+        (Box::new(Mongo), "Mongo", "mongo"),
+        (Box::new(Sqlite), "Sqlite", "sqlite"),
+        (Box::new(Postgres), "Postgres", "postgres"),
+    ];
     for (repo, _, _) in &repos {
         tokio::spawn(async {}).await.unwrap();
         repo.count().await;
@@ -184,7 +231,14 @@ async fn async_trait_methods_are_traced_whichever_attribute_comes_first() {
         assert_eq!(get.tag("db.type"), Some(TagValue::from(*db)));
         assert_eq!(get.parent_id(), Some(count.span_id()), "{ty}");
         assert_eq!(get.trace_id(), count.trace_id());
-        let children: Vec<_> = spans.iter().filter(|s| s.operation_name() == "child" && s.parent_id() == Some(get.span_id())).collect();
-        assert_eq!(children.len(), 1, "{ty}: the body runs inside the method's span");
+        let children: Vec<_> = spans
+            .iter()
+            .filter(|s| s.operation_name() == "child" && s.parent_id() == Some(get.span_id()))
+            .collect();
+        assert_eq!(
+            children.len(),
+            1,
+            "{ty}: the body runs inside the method's span"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! task, else a new root subject to the sampler.
 
 use traced::testing::Capture;
-use traced::{traced, Config, Context, FutureExt as _, ReferenceKind, Sampler, SpanId, TraceId};
+use traced::{Config, Context, FutureExt as _, ReferenceKind, Sampler, SpanId, TraceId, traced};
 
 #[traced]
 fn leaf() -> Context {
@@ -25,13 +25,21 @@ fn top() {
 fn nested_calls_form_one_trace_of_children() {
     let capture = Capture::install();
     top();
-    let (top, middle, leaf) = (capture.span("top"), capture.span("middle"), capture.span("leaf"));
+    let (top, middle, leaf) = (
+        capture.span("top"),
+        capture.span("middle"),
+        capture.span("leaf"),
+    );
     assert_eq!(top.parent_id(), None);
     assert_eq!(top.reference_kind(), None);
     assert_eq!(middle.parent_id(), Some(top.span_id()));
     assert_eq!(middle.reference_kind(), Some(ReferenceKind::ChildOf));
     assert_eq!(leaf.parent_id(), Some(middle.span_id()));
-    assert!([&middle, &leaf].iter().all(|s| s.trace_id() == top.trace_id()));
+    assert!(
+        [&middle, &leaf]
+            .iter()
+            .all(|s| s.trace_id() == top.trace_id())
+    );
     assert_ne!(top.span_id(), middle.span_id());
 }
 
@@ -42,7 +50,10 @@ fn the_current_context_inside_a_traced_fn_is_its_own_span() {
     let span = capture.span("middle");
     assert_eq!(inside.span_id(), span.span_id());
     assert_eq!(inside.trace_id(), span.trace_id());
-    assert!(!Context::current().is_valid(), "the scope ends with the call");
+    assert!(
+        !Context::current().is_valid(),
+        "the scope ends with the call"
+    );
 }
 
 #[traced]
@@ -79,7 +90,11 @@ fn an_explicit_context_is_the_parent_and_is_rebound_to_the_child() {
     let span = capture.span("by_value");
     assert_eq!(span.trace_id(), parent.trace_id());
     assert_eq!(span.parent_id(), Some(parent.span_id()));
-    assert_eq!(seen.span_id(), span.span_id(), "inside, `cx` is the child's context");
+    assert_eq!(
+        seen.span_id(),
+        span.span_id(),
+        "inside, `cx` is the child's context"
+    );
 }
 
 #[test]
@@ -126,7 +141,10 @@ fn an_invalid_explicit_context_falls_back_to_the_ambient_span() {
     let capture = Capture::install();
     let ambient = remote_parent(true);
     ambient.in_scope(|| by_value(Context::NONE));
-    assert_eq!(capture.span("by_value").parent_id(), Some(ambient.span_id()));
+    assert_eq!(
+        capture.span("by_value").parent_id(),
+        Some(ambient.span_id())
+    );
 }
 
 #[test]
@@ -156,14 +174,22 @@ fn a_remote_parent_decides_sampling_for_its_children() {
     let unsampled = remote_parent(false);
     unsampled.in_scope(top);
     by_value(unsampled.clone());
-    assert!(capture.spans().is_empty(), "the sampler is not asked again: {:?}", capture.spans());
+    assert!(
+        capture.spans().is_empty(),
+        "the sampler is not asked again: {:?}",
+        capture.spans()
+    );
 
     let capture_never = {
         drop(capture);
         Capture::with_config(Config::new("test").sampler(Sampler::never()))
     };
     remote_parent(true).in_scope(top);
-    assert_eq!(capture_never.spans().len(), 3, "a sampled remote parent is honoured");
+    assert_eq!(
+        capture_never.spans().len(),
+        3,
+        "a sampled remote parent is honoured"
+    );
 }
 
 #[test]
@@ -210,12 +236,22 @@ fn the_async_task_span_is_the_parent_across_awaits_and_worker_threads() {
     });
     drop(runtime);
     let spans = capture.spans();
-    let parents: Vec<_> = spans.iter().filter(|s| s.operation_name() == "async_parent").collect();
+    let parents: Vec<_> = spans
+        .iter()
+        .filter(|s| s.operation_name() == "async_parent")
+        .collect();
     assert_eq!(parents.len(), 8);
     for parent in &parents {
         assert_eq!(parent.parent_id(), None);
-        let children: Vec<_> = spans.iter().filter(|s| s.parent_id() == Some(parent.span_id())).collect();
-        assert_eq!(children.len(), 40, "20 async and 20 sync children under each task's span");
+        let children: Vec<_> = spans
+            .iter()
+            .filter(|s| s.parent_id() == Some(parent.span_id()))
+            .collect();
+        assert_eq!(
+            children.len(),
+            40,
+            "20 async and 20 sync children under each task's span"
+        );
         assert!(children.iter().all(|c| c.trace_id() == parent.trace_id()));
     }
     let distinct: std::collections::HashSet<_> = threads.into_iter().collect();
@@ -226,7 +262,10 @@ fn the_async_task_span_is_the_parent_across_awaits_and_worker_threads() {
 #[test]
 fn a_spawned_task_stays_in_the_trace_when_wrapped() {
     let capture = Capture::install();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
     let parent = remote_parent(true);
     parent.in_scope(|| {
         let wrapped = runtime.spawn(async_leaf().in_current_context());
@@ -236,8 +275,18 @@ fn a_spawned_task_stays_in_the_trace_when_wrapped() {
     });
     let spans = capture.spans_named("async_leaf");
     assert_eq!(spans.len(), 2);
-    assert_eq!(spans.iter().filter(|s| s.parent_id() == Some(parent.span_id())).count(), 1);
-    assert_eq!(spans.iter().filter(|s| s.parent_id().is_none()).count(), 1, "unwrapped: a new root");
+    assert_eq!(
+        spans
+            .iter()
+            .filter(|s| s.parent_id() == Some(parent.span_id()))
+            .count(),
+        1
+    );
+    assert_eq!(
+        spans.iter().filter(|s| s.parent_id().is_none()).count(),
+        1,
+        "unwrapped: a new root"
+    );
 }
 
 #[traced]
@@ -255,7 +304,13 @@ fn a_spawned_thread_stays_in_the_trace_when_wrapped() {
     let parent = spawns_threads();
     let leaves = capture.spans_named("leaf");
     assert_eq!(leaves.len(), 2);
-    assert_eq!(leaves.iter().filter(|s| s.parent_id() == Some(parent)).count(), 1);
+    assert_eq!(
+        leaves
+            .iter()
+            .filter(|s| s.parent_id() == Some(parent))
+            .count(),
+        1
+    );
     assert_eq!(leaves.iter().filter(|s| s.parent_id().is_none()).count(), 1);
 }
 

@@ -4,7 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use traced::{traced, Config, Context, Sampler, SpanId, TraceId};
+use traced::{Config, Context, Sampler, SpanId, TraceId, traced};
 
 struct Counting;
 
@@ -63,20 +63,54 @@ fn unsampled_and_untraced_calls_allocate_nothing() {
     let cx = Context::NONE;
     // Warm up thread-locals (the id generator, the current context) outside the count.
     handler(&cx);
-    assert_eq!(allocations_in(|| { std::hint::black_box(handler(&cx)); }), 0, "no tracer");
-    assert_eq!(allocations_in(|| { std::hint::black_box(poll_once(async_handler())); }), 0, "no tracer, async");
+    assert_eq!(
+        allocations_in(|| {
+            std::hint::black_box(handler(&cx));
+        }),
+        0,
+        "no tracer"
+    );
+    assert_eq!(
+        allocations_in(|| {
+            std::hint::black_box(poll_once(async_handler()));
+        }),
+        0,
+        "no tracer, async"
+    );
 
     let guard = traced::init(Config::new("alloc-test").sampler(Sampler::never())).unwrap();
     handler(&cx);
-    assert_eq!(allocations_in(|| { std::hint::black_box(handler(&cx)); }), 0, "unsampled roots");
-    assert_eq!(allocations_in(|| { std::hint::black_box(poll_once(async_handler())); }), 0, "unsampled async");
+    assert_eq!(
+        allocations_in(|| {
+            std::hint::black_box(handler(&cx));
+        }),
+        0,
+        "unsampled roots"
+    );
+    assert_eq!(
+        allocations_in(|| {
+            std::hint::black_box(poll_once(async_handler()));
+        }),
+        0,
+        "unsampled async"
+    );
     let remote = Context::remote(TraceId::new(0, 1), SpanId::new(2), false).unwrap();
-    assert_eq!(allocations_in(|| { std::hint::black_box(handler(&remote)); }), 0, "unsampled remote parent");
+    assert_eq!(
+        allocations_in(|| {
+            std::hint::black_box(handler(&remote));
+        }),
+        0,
+        "unsampled remote parent"
+    );
     assert_eq!(guard.metrics().spans_started, 0);
     drop(guard);
 
     // The count works: a sampled call allocates its record.
     let guard = traced::init(Config::new("alloc-test").sampler(Sampler::always())).unwrap();
-    assert!(allocations_in(|| { std::hint::black_box(handler(&cx)); }) > 0);
+    assert!(
+        allocations_in(|| {
+            std::hint::black_box(handler(&cx));
+        }) > 0
+    );
     drop(guard);
 }
