@@ -51,9 +51,9 @@ impl Plan {
         let parent = match &params.context {
             Some(cx) => {
                 let ident = &cx.ident;
-                quote! {
-                    #krate::__private::Span::enter_call_with(#callsite, #krate::__private::AsParent::as_parent(&#ident))
-                }
+                // Spanned at the parameter: a wrong type is reported there.
+                let as_parent = quote_spanned! {ident.span()=> #krate::__private::AsParent::as_parent(&#ident) };
+                quote! { #krate::__private::Span::enter_call_with(#callsite, #as_parent) }
             }
             None => quote! { #krate::__private::Span::enter_call(#callsite) },
         };

@@ -20,15 +20,15 @@ pub(crate) fn expand(args: Args, item: TokenStream) -> syn::Result<TokenStream> 
             Ok(function_tokens(&args, function, None)?.into_token_stream())
         }
         Ok(Item::Impl(block)) => impl_block::expand(&args, block),
-        Ok(other) => Err(not_a_function(&other)),
-        // A method declared in a trait without a body parses as neither.
-        Err(_) => match syn::parse2::<syn::TraitItemFn>(item) {
-            Ok(declaration) => Err(syn::Error::new_spanned(
-                &declaration.sig,
+        // A method declared in a trait without a body.
+        Ok(Item::Verbatim(tokens)) if syn::parse2::<syn::TraitItemFn>(tokens.clone()).is_ok() => {
+            Err(syn::Error::new_spanned(
+                tokens,
                 "`#[traced]` needs a function body; put it on the method in the `impl` instead",
-            )),
-            Err(error) => Err(error),
-        },
+            ))
+        }
+        Ok(other) => Err(not_a_function(&other)),
+        Err(error) => Err(error),
     }
 }
 

@@ -20,8 +20,15 @@ use proc_macro::TokenStream;
 /// Documented with examples in the `traced` crate, which re-exports it.
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
-    let args = syn::parse_macro_input!(args as args::Args);
-    item::expand(args, item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    let item = proc_macro2::TokenStream::from(item);
+    let expanded = syn::parse::<args::Args>(args).and_then(|args| item::expand(args, item.clone()));
+    match expanded {
+        Ok(tokens) => tokens.into(),
+        // The item stays as written, so the error is the only one the user sees.
+        Err(error) => {
+            let mut tokens = error.into_compile_error();
+            tokens.extend(item);
+            tokens.into()
+        }
+    }
 }

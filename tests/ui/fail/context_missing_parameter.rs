@@ -1,0 +1,8 @@
+use traced::{traced, Context};
+
+#[traced(context = ctx)]
+fn handle(cx: &Context) {
+    let _ = cx;
+}
+
+fn main() {}

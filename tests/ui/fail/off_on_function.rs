@@ -1,0 +1,6 @@
+use traced::traced;
+
+#[traced(off)]
+fn handle() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(args, skip(pasword))]
+fn login(user: &str, password: &str) -> bool {
+    user != password
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+trait Repository {
+    #[traced::traced]
+    fn get_all_images(&self);
+}
+
+fn main() {}

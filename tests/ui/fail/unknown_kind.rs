@@ -1,0 +1,6 @@
+use traced::traced;
+
+#[traced(kind = sideways)]
+fn handle() {}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#![deny(warnings)]
+
+include!("../shapes.rs");
+
+fn main() {
+    run();
+}

@@ -1,0 +1,210 @@
+// Every shape `#[traced]` supports, compiled by the trybuild pass suite under
+// `#![deny(warnings)]` and by `tests/lints.rs` under `#![deny(clippy::all, clippy::pedantic)]`.
+// No inner attributes here: this file is `include!`d.
+
+use std::fmt::{Debug, Display};
+use std::sync::Arc;
+
+use traced::{traced, Context};
+
+#[traced]
+fn free() {}
+
+/// Docs and attributes stay.
+#[traced(name = "generic", tags(kind = "generic"))]
+#[inline]
+pub fn generic_where<'a, T, const N: usize>(items: &'a [T; N], pick: impl Fn(&T) -> bool) -> Option<&'a T>
+where
+    T: Debug + 'a,
+{
+    items.iter().find(|item| pick(item))
+}
+
+#[traced(ret)]
+fn returns_impl(n: u32) -> impl Display {
+    n * 2
+}
+
+#[traced(args)]
+fn destructures((a, b): (u32, u32), Point { x, y }: Point, [first, ..]: [u8; 3]) -> u32 {
+    a + b + x + y + u32::from(first)
+}
+
+struct Point {
+    x: u32,
+    y: u32,
+}
+
+/// # Safety
+/// `ptr` must be valid for reads.
+#[traced]
+unsafe fn reads(ptr: *const u32) -> u32 {
+    unsafe { *ptr }
+}
+
+#[traced]
+fn question_mark(text: &str) -> Result<u32, std::num::ParseIntError> {
+    let n: u32 = text.parse()?;
+    if n == 0 {
+        return Ok(1);
+    }
+    Ok(n)
+}
+
+#[traced(context = parent, tags(user = %user))]
+fn explicit(parent: &Context, user: &str) -> Context {
+    // `parent` is this span's context here.
+    parent.clone()
+}
+
+#[traced]
+fn explicit_by_value(cx: Context) -> bool {
+    cx.is_valid()
+}
+
+#[traced(kind = client, follows_from, args, skip(secret), crate = ::traced)]
+fn every_argument(id: u64, secret: &str) -> usize {
+    usize::try_from(id).unwrap_or_default() + secret.len()
+}
+
+struct Repository {
+    db: String,
+    calls: u32,
+}
+
+impl Repository {
+    #[traced(tags(db.instance = self.db.clone()))]
+    fn by_ref(&self) -> &str {
+        &self.db
+    }
+
+    #[traced]
+    fn by_mut(&mut self) -> &mut u32 {
+        self.calls += 1;
+        &mut self.calls
+    }
+
+    #[traced]
+    fn by_value(self) -> String {
+        self.db
+    }
+
+    #[traced]
+    fn boxed(self: Box<Self>) -> u32 {
+        self.calls
+    }
+
+    #[traced]
+    fn shared(self: Arc<Self>) -> usize {
+        self.db.len()
+    }
+
+    #[traced]
+    async fn async_by_ref(&self) -> usize {
+        self.db.len()
+    }
+}
+
+#[traced]
+async fn async_free(n: u32) -> Result<u32, String> {
+    let parsed = question_mark(&n.to_string()).map_err(|e| e.to_string())?;
+    Ok(parsed)
+}
+
+trait Native {
+    async fn fetch(&self) -> u32;
+}
+
+#[traced(tags(db.type = "mongo"))]
+impl Native for Repository {
+    async fn fetch(&self) -> u32 {
+        self.calls
+    }
+}
+
+#[async_trait::async_trait]
+trait Boxed {
+    async fn load(&self, id: u32) -> Option<u32>;
+}
+
+struct TracedFirst;
+struct AsyncTraitFirst;
+struct OnMethod;
+
+#[traced]
+#[async_trait::async_trait]
+impl Boxed for TracedFirst {
+    async fn load(&self, id: u32) -> Option<u32> {
+        Some(id)
+    }
+}
+
+#[async_trait::async_trait]
+#[traced]
+impl Boxed for AsyncTraitFirst {
+    async fn load(&self, id: u32) -> Option<u32> {
+        Some(id)
+    }
+}
+
+#[async_trait::async_trait]
+impl Boxed for OnMethod {
+    #[traced(name = "OnMethod::load")]
+    async fn load(&self, id: u32) -> Option<u32> {
+        Some(id)
+    }
+}
+
+struct Block {
+    layer: &'static str,
+}
+
+#[traced(tags(layer = "service"))]
+impl Block {
+    fn new() -> Self {
+        Block { layer: "service" }
+    }
+
+    #[traced(name = "Block.renamed")]
+    fn renamed(&self) -> &str {
+        self.layer
+    }
+
+    #[traced(off)]
+    fn untraced(&self) -> usize {
+        self.layer.len()
+    }
+}
+
+/// Calls every shape once.
+fn run() {
+    free();
+    let _ = generic_where(&[1, 2, 3], |n| *n > 1);
+    let _ = returns_impl(2).to_string();
+    let _ = destructures((1, 2), Point { x: 3, y: 4 }, [5, 6, 7]);
+    let value = 7;
+    // SAFETY: a reference is valid for reads.
+    let _ = unsafe { reads(&raw const value) };
+    let _ = question_mark("3");
+    let _ = explicit(&Context::NONE, "ann");
+    let _ = explicit_by_value(Context::NONE);
+    let _ = every_argument(1, "secret");
+    let mut repo = Repository { db: "gallery".to_owned(), calls: 0 };
+    let _ = repo.by_ref().len();
+    *repo.by_mut() += 1;
+    let _ = Box::new(Repository { db: String::new(), calls: 1 }).boxed();
+    let _ = Arc::new(Repository { db: String::new(), calls: 1 }).shared();
+    let block = Block::new();
+    let _ = block.renamed();
+    let _ = block.untraced();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(async {
+        let _ = repo.async_by_ref().await;
+        let _ = repo.fetch().await;
+        let _ = async_free(4).await;
+        let _ = TracedFirst.load(1).await;
+        let _ = AsyncTraitFirst.load(2).await;
+        let _ = OnMethod.load(3).await;
+    });
+    let _ = repo.by_value();
+}
