@@ -225,11 +225,17 @@ impl SpanGuard {
         if !self.enters_scope() {
             return f();
         }
-        let recording = self.is_sampled();
-        let _scope = Scope::enter(&self.cx, recording.then_some(&self.slot));
-        if !recording {
-            return f();
+        if self.is_sampled() {
+            return self.in_recorded_scope(f);
         }
+        let _scope = Scope::enter(&self.cx, None);
+        f()
+    }
+
+    /// The sampled case of `in_scope`, out of line so the unsampled path stays small.
+    #[inline(never)]
+    fn in_recorded_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _scope = Scope::enter(&self.cx, Some(&self.slot));
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
             Ok(value) => value,
             Err(payload) => {
