@@ -44,6 +44,7 @@ pub struct SpanGuard {
 
 impl SpanGuard {
     /// No span: the body runs in whatever context is current.
+    #[inline]
     pub(crate) const fn off() -> SpanGuard {
         SpanGuard {
             cx: UnsafeCell::new(Context::NONE),
@@ -109,6 +110,7 @@ impl SpanGuard {
         }
     }
 
+    #[inline]
     fn entering(cx: Context) -> SpanGuard {
         SpanGuard {
             cx: UnsafeCell::new(cx),
