@@ -10,6 +10,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::time::{Instant, UNIX_EPOCH};
 
 use rustracing::log::LogField;
@@ -37,9 +38,9 @@ pub struct Callsite {
 pub struct SpanGuard {
     /// The context the body runs under; invalid and without baggage when the body keeps the
     /// current context (no tracer, or an unsampled ambient parent).
-    cx: UnsafeCell<Context>,
+    cx: ManuallyDrop<UnsafeCell<Context>>,
     /// The record of a sampled span; empty otherwise, and after finishing.
-    slot: RecordSlot,
+    slot: ManuallyDrop<RecordSlot>,
 }
 
 impl SpanGuard {
@@ -47,8 +48,8 @@ impl SpanGuard {
     #[inline]
     pub(crate) const fn off() -> SpanGuard {
         SpanGuard {
-            cx: UnsafeCell::new(Context::NONE),
-            slot: Cell::new(None),
+            cx: ManuallyDrop::new(UnsafeCell::new(Context::NONE)),
+            slot: ManuallyDrop::new(Cell::new(None)),
         }
     }
 
@@ -113,8 +114,8 @@ impl SpanGuard {
     #[inline]
     fn entering(cx: Context) -> SpanGuard {
         SpanGuard {
-            cx: UnsafeCell::new(cx),
-            slot: Cell::new(None),
+            cx: ManuallyDrop::new(UnsafeCell::new(cx)),
+            slot: ManuallyDrop::new(Cell::new(None)),
         }
     }
 
@@ -153,8 +154,8 @@ impl SpanGuard {
             );
         }
         SpanGuard {
-            cx: UnsafeCell::new(cx),
-            slot: Cell::new(Some(record)),
+            cx: ManuallyDrop::new(UnsafeCell::new(cx)),
+            slot: ManuallyDrop::new(Cell::new(Some(record))),
         }
     }
 
@@ -258,11 +259,22 @@ impl SpanGuard {
 impl Drop for SpanGuard {
     #[inline]
     fn drop(&mut self) {
-        if let Some(mut record) = self.slot.take() {
-            record.end = Instant::now();
-            record.tracer.submit(record);
+        if let Some(record) = self.slot.take() {
+            finish(record);
+        }
+        // The fields are `ManuallyDrop` so that a guard without a span (no tracer, unsampled)
+        // drops inline in a couple of compares, not through an out-of-line drop glue call.
+        if self.cx.get_mut().extra.is_some() {
+            // SAFETY: dropped once, here; the guard is not used after `drop`.
+            unsafe { ManuallyDrop::drop(&mut self.cx) };
         }
     }
+}
+
+#[inline(never)]
+fn finish(mut record: Box<FinishedSpan>) {
+    record.end = Instant::now();
+    record.tracer.submit(record);
 }
 
 impl fmt::Debug for SpanGuard {

@@ -21,7 +21,6 @@ static TRACER: AtomicPtr<Tracer> = AtomicPtr::new(ptr::null_mut());
 
 /// The tracer spans go to, if one is installed.
 #[inline]
-#[inline]
 pub(crate) fn get() -> Option<&'static Tracer> {
     let tracer = TRACER.load(Ordering::Acquire);
     // SAFETY: non-null pointers come from `Box::leak` in `install` and are never freed.
