@@ -53,17 +53,20 @@ impl Plan {
                 let ident = &cx.ident;
                 // Spanned at the parameter: a wrong type is reported there.
                 let as_parent = quote_spanned! {ident.span()=> #krate::__private::AsParent::as_parent(&#ident) };
-                quote! { #krate::__private::Span::enter_call_with(#callsite, #as_parent) }
+                quote! { #span.enter_call_with(#callsite, #as_parent); }
             }
-            None => quote! { #krate::__private::Span::enter_call(#callsite) },
+            None => quote! { #span.enter_call(#callsite); },
         };
         let recorded = recorded_tags(args, &params, &krate, &span);
         let rebound = params.context.as_ref().map(|cx| {
             let ident = &cx.ident;
             quote! { let #new_cx = #span.rebind(#krate::__private::AsParent::as_parent(&#ident)); }
         });
+        // Made empty, then started in place: the guard is large, and a guard returned by value
+        // would be copied on every call.
         let start = quote! {
-            let #span = #parent;
+            let mut #span = #krate::__private::Span::off();
+            #parent
             #recorded
             #rebound
         };

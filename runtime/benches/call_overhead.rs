@@ -25,11 +25,11 @@ const CALLS_PER_TRACE: u64 = 32;
 /// A single thread making nothing but spans outruns any consumer; without the pause the rows would
 /// measure, past the first full queue, a drop path (traced) or an ever-growing backlog (fastrace,
 /// rustracing_jaeger) rather than the cost of a recorded call.
-const CALLS_PER_CATCH_UP: u64 = 1 << 18;
+const CALLS_PER_CATCH_UP: u64 = 1 << 15;
 
 /// traced's queue: room for the spans of one stretch between catch-ups even if the reporter
 /// thread took none, so that the sampled row never drops.
-const QUEUE_SIZE: usize = 1 << 20;
+const QUEUE_SIZE: usize = 1 << 16;
 
 fn plain(a: u64, b: u64) -> u64 {
     a.wrapping_add(b)

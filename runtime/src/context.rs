@@ -9,6 +9,12 @@ use rustracing_jaeger::span::TraceId as JaegerTraceId;
 
 const FLAG_SAMPLED: u8 = 0b01;
 const FLAG_DEBUG: u8 = 0b10;
+/// Not a Jaeger flag: an unsampled root whose ids are not made yet. Its ids are needed only if
+/// its context leaves the span guard and the thread-local (to be propagated, or passed on as a
+/// value), so they are made then, and an unsampled request that never propagates never pays
+/// for them. Such a context never escapes as a value: [`Context::current`] and the guard's
+/// `context` give it ids first.
+const FLAG_PENDING: u8 = 0b1000_0000;
 
 /// The 128-bit id shared by every span of one trace.
 ///
@@ -226,7 +232,10 @@ impl Context {
     /// The context of the span running now on this thread or async task, or [`Context::NONE`]
     /// (carrying only baggage, if some was set) when there is none.
     pub fn current() -> Context {
-        crate::current::with(Context::clone)
+        crate::current::with_mut(|cx| {
+            cx.make_ids();
+            cx.clone()
+        })
     }
 
     /// A context for a span that was started elsewhere (another process), as read from a
@@ -278,7 +287,15 @@ impl Context {
 
     /// The Jaeger flags byte: bit 0 sampled, bit 1 debug.
     pub fn flags(&self) -> u8 {
-        self.flags
+        self.flags & (FLAG_SAMPLED | FLAG_DEBUG)
+    }
+
+    /// `true` when a span started under this context is to be made: the trace is sampled, or
+    /// there is no trace yet (a new root). `false` inside an unsampled trace, where a call costs
+    /// this test and nothing else.
+    #[inline]
+    pub(crate) fn starts_spans(&self) -> bool {
+        self.is_sampled() || (!self.is_valid() && self.flags & FLAG_PENDING == 0)
     }
 
     /// A copy with the Jaeger flags byte set to `flags` (bit 0 sampled, bit 1 debug; debug
@@ -375,14 +392,44 @@ impl Context {
     }
 
     /// A root context: a new trace, with the baggage (and only the baggage) this one carries.
-    pub(crate) fn root(trace_id: TraceId, span_id: SpanId, sampled: bool, carry: &Context) -> Self {
+    pub(crate) fn root(trace_id: TraceId, span_id: SpanId, carry: &Context) -> Self {
         Context {
             trace_id,
             span_id,
             parent_id: SpanId(0),
-            flags: if sampled { FLAG_SAMPLED } else { 0 },
+            flags: FLAG_SAMPLED,
             extra: carry.extra.clone(),
         }
+    }
+
+    /// The root of a new unsampled trace, its ids made when first needed. `trace_id` is the
+    /// one the sampler saw, if it needed one.
+    #[inline]
+    pub(crate) fn unsampled_root(trace_id: TraceId, carry: &Context) -> Self {
+        Context {
+            trace_id,
+            span_id: SpanId(0),
+            parent_id: SpanId(0),
+            flags: FLAG_PENDING,
+            extra: carry.extra.clone(),
+        }
+    }
+
+    /// Gives a pending unsampled root its ids (see `FLAG_PENDING`).
+    #[inline]
+    pub(crate) fn make_ids(&mut self) {
+        if self.flags & FLAG_PENDING != 0 {
+            self.make_pending_ids();
+        }
+    }
+
+    #[cold]
+    fn make_pending_ids(&mut self) {
+        if !self.trace_id.is_valid() {
+            self.trace_id = crate::ids::trace_id();
+        }
+        self.span_id = crate::ids::span_id();
+        self.flags &= !FLAG_PENDING;
     }
 }
 

@@ -6,38 +6,49 @@
 //! runs it.
 
 use std::cell::{Cell, UnsafeCell};
+use std::marker::PhantomData;
 use std::ptr;
 
 use crate::context::Context;
 use crate::finished::FinishedSpan;
 
-/// The recording slot of an open sampled span. The span guard owns it; while the guard's scope is
-/// entered, the thread-local below points at it so `traced::tag` can reach the span.
-pub(crate) type RecordSlot = Cell<Option<Box<FinishedSpan>>>;
-
 struct Current {
     cx: UnsafeCell<Context>,
-    span: Cell<*const RecordSlot>,
+    /// The record of the open sampled span, owned by its guard; null when the current span is
+    /// not recorded.
+    span: Cell<*mut FinishedSpan>,
 }
 
 thread_local! {
     static CURRENT: Current = const {
-        Current { cx: UnsafeCell::new(Context::NONE), span: Cell::new(ptr::null()) }
+        Current { cx: UnsafeCell::new(Context::NONE), span: Cell::new(ptr::null_mut()) }
     };
 }
 
 /// Runs `f` with the current context.
 ///
 /// `f` must not enter or leave a scope; every caller is crate code that only reads the context.
-#[inline]
+#[inline(always)]
 pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
-    let mut f = Some(f);
+    /// What is current once this thread's thread-local is torn down (in another thread-local's
+    /// destructor): nothing.
+    static NONE: Context = Context::NONE;
+    let cx = CURRENT
+        .try_with(|c| c.cx.get().cast_const())
+        .unwrap_or(&NONE);
     // SAFETY: the context is only mutated by `Scope` and `modify`, which never run while a
     // reference from here is alive: `f` is crate code that does neither.
-    match CURRENT.try_with(|c| (f.take().unwrap())(unsafe { &*c.cx.get() })) {
+    f(unsafe { &*cx })
+}
+
+/// Runs `f` with the current context, which it may change (give a pending root its ids).
+pub(crate) fn with_mut<R>(f: impl FnOnce(&mut Context) -> R) -> R {
+    let mut f = Some(f);
+    // SAFETY: as in `with`: no other reference to the context is alive while `f` runs.
+    match CURRENT.try_with(|c| (f.take().expect("called once"))(unsafe { &mut *c.cx.get() })) {
         Ok(r) => r,
-        // Called from a thread-local destructor after ours was torn down: nothing is current.
-        Err(_) => (f.take().unwrap())(&Context::NONE),
+        // Torn down: a fresh empty context, which nothing keeps.
+        Err(_) => (f.take().expect("called once"))(&mut Context::default()),
     }
 }
 
@@ -50,16 +61,11 @@ pub(crate) fn modify(f: impl FnOnce(&mut Context)) {
 /// Runs `f` on the open span of this thread's current scope, if it is recorded.
 pub(crate) fn with_open_span(f: impl FnOnce(&mut FinishedSpan)) {
     let _ = CURRENT.try_with(|c| {
-        let slot = c.span.get();
-        if slot.is_null() {
-            return;
-        }
-        // SAFETY: a non-null pointer is set only by `Scope::enter`, which borrows the slot for as
-        // long as the pointer stays installed, and is reset when that scope ends.
-        let slot = unsafe { &*slot };
-        if let Some(mut span) = slot.take() {
-            f(&mut span);
-            slot.set(Some(span));
+        let span = c.span.get();
+        if !span.is_null() {
+            // SAFETY: a non-null pointer is set only by `Scope::enter`, whose caller keeps the
+            // record alive and otherwise untouched until that scope ends and resets the pointer.
+            f(unsafe { &mut *span });
         }
     });
 }
@@ -68,34 +74,47 @@ pub(crate) fn with_open_span(f: impl FnOnce(&mut FinishedSpan)) {
 /// span. Dropping it puts back what was there before, including any baggage the scope added to
 /// the context it owns.
 pub(crate) struct Scope<'a> {
-    cx: &'a UnsafeCell<Context>,
-    prev_span: *const RecordSlot,
+    cx: *mut Context,
+    prev_span: *mut FinishedSpan,
     entered: bool,
+    _borrow: PhantomData<&'a mut Context>,
 }
 
 impl<'a> Scope<'a> {
     /// Makes the context in `cx` current by swapping it into the thread-local; the previous
     /// context waits in `cx` until the scope ends.
     #[inline]
-    pub(crate) fn enter(cx: &'a UnsafeCell<Context>, span: Option<&'a RecordSlot>) -> Self {
+    pub(crate) fn enter_cell(cx: &'a UnsafeCell<Context>) -> Self {
+        // SAFETY: the cell is borrowed for the scope's life, and a shared cell is only ever
+        // accessed through scopes, one at a time on its owner's thread.
+        unsafe { Scope::enter(cx.get(), ptr::null_mut()) }
+    }
+
+    /// Makes `*cx` current, and `*span` (when not null) the open span, until the scope is dropped.
+    ///
+    /// # Safety
+    /// `cx` and a non-null `span` must stay valid, unmoved and otherwise unaccessed for `'a`.
+    #[inline]
+    pub(crate) unsafe fn enter(cx: *mut Context, span: *mut FinishedSpan) -> Self {
         let entered = CURRENT.try_with(|c| {
-            // SAFETY: the two cells are distinct (one is thread-local, the other owned by the
-            // caller and borrowed for 'a) and no reference into either is alive during the swap.
-            unsafe { ptr::swap(c.cx.get(), cx.get()) };
-            c.span
-                .replace(span.map_or(ptr::null(), |slot| slot as *const RecordSlot))
+            // SAFETY: the two contexts are distinct (one is thread-local, the other the
+            // caller's) and no reference into either is alive during the swap.
+            unsafe { ptr::swap(c.cx.get(), cx) };
+            c.span.replace(span)
         });
         match entered {
             Ok(prev_span) => Scope {
                 cx,
                 prev_span,
                 entered: true,
+                _borrow: PhantomData,
             },
             // The thread is being torn down: run without a current span rather than panic.
             Err(_) => Scope {
                 cx,
-                prev_span: ptr::null(),
+                prev_span: ptr::null_mut(),
                 entered: false,
+                _borrow: PhantomData,
             },
         }
     }
@@ -107,11 +126,10 @@ impl Drop for Scope<'_> {
         if !self.entered {
             return;
         }
-        let cx = self.cx;
-        let prev_span = self.prev_span;
+        let (cx, prev_span) = (self.cx, self.prev_span);
         let _ = CURRENT.try_with(|c| {
             // SAFETY: as in `enter`.
-            unsafe { ptr::swap(c.cx.get(), cx.get()) };
+            unsafe { ptr::swap(c.cx.get(), cx) };
             c.span.set(prev_span);
         });
     }

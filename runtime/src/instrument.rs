@@ -117,7 +117,7 @@ impl<F: Future> Future for WithContext<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _scope = Scope::enter(&this.cx.0, None);
+        let _scope = Scope::enter_cell(&this.cx.0);
         this.inner.poll(cx)
     }
 }
@@ -164,7 +164,7 @@ impl Context {
     /// ```
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         let cell = UnsafeCell::new(self.clone());
-        let _scope = Scope::enter(&cell, None);
+        let _scope = Scope::enter_cell(&cell);
         f()
     }
 

@@ -287,8 +287,7 @@ pub fn tag(key: impl Into<Cow<'static, str>>, value: impl IntoTagValue) {
 /// ```
 pub fn log(message: impl fmt::Display) {
     current::with_open_span(|span| {
-        span.logs
-            .push(Log::new(vec![LogField::new("event", message.to_string())]))
+        span.push_log(Log::new(vec![LogField::new("event", message.to_string())]));
     });
 }
 
@@ -310,7 +309,7 @@ where
         .into_iter()
         .map(|(k, v)| LogField::new(k, v))
         .collect();
-    current::with_open_span(|span| span.logs.push(Log::new(fields)));
+    current::with_open_span(|span| span.push_log(Log::new(fields)));
 }
 
 /// Sets a baggage item on the current context: every span started under it from now on, in this

@@ -18,15 +18,15 @@ pub use crate::tag::{StaticTag, StaticValue};
 
 impl Span {
     /// Starts the span of a call under the current span.
-    #[inline]
-    pub fn enter_call(callsite: &'static Callsite) -> Span {
-        Span::start(callsite)
+    #[inline(always)]
+    pub fn enter_call(&mut self, callsite: &'static Callsite) {
+        self.start(callsite);
     }
 
     /// Starts the span of a call under an explicit `Context` argument.
-    #[inline]
-    pub fn enter_call_with(callsite: &'static Callsite, parent: &Context) -> Span {
-        Span::start_explicit(callsite, parent)
+    #[inline(always)]
+    pub fn enter_call_with(&mut self, callsite: &'static Callsite, parent: &Context) {
+        self.start_explicit(callsite, parent);
     }
 
     /// `true` when tags are kept: generated code evaluates computed tags only then.

@@ -89,8 +89,22 @@ impl Sampler {
         })
     }
 
+    /// Decides for a new trace; returns the trace id it drew, if the decision needed one (an
+    /// unsampled trace gets ids only if they are asked for).
     #[inline]
-    pub(crate) fn sample(&self, trace_id: TraceId) -> bool {
+    pub(crate) fn sample(&self) -> (bool, Option<TraceId>) {
+        match &self.kind {
+            Kind::Probabilistic { .. } => {
+                let trace_id = crate::ids::trace_id();
+                (self.sample_trace(trace_id), Some(trace_id))
+            }
+            _ => (self.sample_trace(TraceId::default()), None),
+        }
+    }
+
+    /// Decides for the trace `trace_id`.
+    #[inline]
+    fn sample_trace(&self, trace_id: TraceId) -> bool {
         match &self.kind {
             Kind::Const(decision) => *decision,
             Kind::Probabilistic { boundary, .. } => trace_id.low() & (u64::MAX >> 1) <= *boundary,
@@ -198,21 +212,21 @@ mod tests {
     fn probabilistic_sampling_follows_the_rate_and_is_decided_by_trace_id() {
         let sampler = Sampler::probabilistic(0.25).unwrap();
         let sampled = (0..40_000)
-            .filter(|_| sampler.sample(crate::ids::trace_id()))
+            .filter(|_| sampler.sample_trace(crate::ids::trace_id()))
             .count();
         assert!(
             (8_000..12_000).contains(&sampled),
             "{sampled} of 40000 at 25%"
         );
         let id = crate::ids::trace_id();
-        let first = sampler.sample(id);
-        assert!((0..100).all(|_| sampler.sample(id) == first));
+        let first = sampler.sample_trace(id);
+        assert!((0..100).all(|_| sampler.sample_trace(id) == first));
         assert!((0..1000).all(|_| Sampler::probabilistic(1.0)
             .unwrap()
-            .sample(crate::ids::trace_id())));
+            .sample_trace(crate::ids::trace_id())));
         assert!((0..1000).all(|_| !Sampler::probabilistic(0.0)
             .unwrap()
-            .sample(crate::ids::trace_id())));
+            .sample_trace(crate::ids::trace_id())));
     }
 
     #[test]
@@ -230,7 +244,7 @@ mod tests {
         assert_eq!(at(20 * second), 5, "the burst refills when idle");
         assert!(!Sampler::rate_limiting(0.0)
             .unwrap()
-            .sample(TraceId::new(1, 1)));
+            .sample_trace(TraceId::new(1, 1)));
         let slow = RateLimiter::new(0.5);
         assert_eq!((0..10).filter(|_| slow.try_acquire_at(second)).count(), 1);
         assert!(!slow.try_acquire_at(2 * second));

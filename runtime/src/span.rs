@@ -1,22 +1,24 @@
 //! The hot path: what every `#[traced]` call runs. A span guard is started (parent lookup,
-//! sampling branch, and only when sampled: ids, clock, one allocation), entered around the body,
-//! and finished when dropped.
+//! sampling branch, and only when sampled: ids, clock, the record built in place), entered around
+//! the body, and finished when dropped: the record moves into the tracer's queue.
 //!
 //! Unsampled calls stop at the branch: the child of an unsampled parent leaves the current
 //! context as it is (its descendants see the same unsampled parent), so it costs a thread-local
-//! read and nothing else.
+//! read and nothing else. A guard says what it holds in one byte, and the rest of it is left
+//! uninitialised when it holds nothing, so that the paths without a span write, read and drop
+//! that byte and nothing else.
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::cell::{Cell, UnsafeCell};
+use std::cell::UnsafeCell;
 use std::fmt;
-use std::mem::ManuallyDrop;
-use std::time::{Instant, UNIX_EPOCH};
+use std::mem::MaybeUninit;
+use std::ptr;
 
 use rustracing::log::LogField;
 
 use crate::context::Context;
-use crate::current::{self, RecordSlot, Scope};
+use crate::current::{self, Scope};
 use crate::finished::{FinishedSpan, Log};
 use crate::ids;
 use crate::tag::{IntoTagValue, StaticTag, TagValue};
@@ -32,120 +34,141 @@ pub struct Callsite {
     pub follows_from: bool,
 }
 
+/// What a guard holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    /// No span: the body runs in whatever context is current.
+    Off,
+    /// A context to enter around the body, recording nothing (an unsampled root, or an explicit
+    /// unsampled parent).
+    Enter,
+    /// A sampled span: a context to enter and the record being built.
+    Record,
+}
+
 /// A started span, finished when dropped. Generated code owns one per traced call, and the HTTP
 /// integrations one per request.
 #[doc(hidden)]
 pub struct SpanGuard {
-    /// The context the body runs under; invalid and without baggage when the body keeps the
-    /// current context (no tracer, or an unsampled ambient parent).
-    cx: ManuallyDrop<UnsafeCell<Context>>,
-    /// The record of a sampled span; empty otherwise, and after finishing.
-    slot: ManuallyDrop<RecordSlot>,
+    kind: Kind,
+    /// Initialised unless `kind` is `Off`. Swapped with the thread's current context while the
+    /// scope is entered.
+    cx: UnsafeCell<MaybeUninit<Context>>,
+    /// Initialised when `kind` is `Record`; moved out when the span finishes.
+    record: UnsafeCell<MaybeUninit<FinishedSpan>>,
+    /// Where the record goes; initialised when `kind` is `Record`.
+    tracer: MaybeUninit<&'static Tracer>,
 }
 
 impl SpanGuard {
-    /// No span: the body runs in whatever context is current.
-    #[inline]
-    pub(crate) const fn off() -> SpanGuard {
-        SpanGuard {
-            cx: ManuallyDrop::new(UnsafeCell::new(Context::NONE)),
-            slot: ManuallyDrop::new(Cell::new(None)),
-        }
-    }
-
-    /// A span under the current span of this thread or task (or a new root).
-    #[inline]
-    pub(crate) fn start(callsite: &'static Callsite) -> SpanGuard {
-        match tracer::get() {
-            None => SpanGuard::off(),
-            Some(tracer) => {
-                current::with(|parent| Self::start_under(tracer, callsite, parent, false))
-            }
-        }
-    }
-
-    /// A span under `parent`, or under the current span when `parent` holds no span.
-    #[inline]
-    pub(crate) fn start_explicit(callsite: &'static Callsite, parent: &Context) -> SpanGuard {
-        match tracer::get() {
-            None => SpanGuard::off(),
-            Some(tracer) if parent.is_valid() => Self::start_under(tracer, callsite, parent, true),
-            Some(tracer) => {
-                current::with(|parent| Self::start_under(tracer, callsite, parent, false))
-            }
-        }
-    }
-
+    /// No span. Guards are made empty and started in place: a guard is large, and returning a
+    /// started one by value would copy it on every call.
+    ///
+    /// A function, not a constant: a constant is materialised whole, uninitialised bytes as
+    /// zeros, where this writes one byte.
     #[inline(always)]
-    fn start_under(
+    #[must_use]
+    pub fn off() -> SpanGuard {
+        SpanGuard {
+            kind: Kind::Off,
+            cx: UnsafeCell::new(MaybeUninit::uninit()),
+            record: UnsafeCell::new(MaybeUninit::uninit()),
+            tracer: MaybeUninit::uninit(),
+        }
+    }
+
+    /// Starts a span under the current span of this thread or task (or a new root).
+    #[inline(always)]
+    pub(crate) fn start(&mut self, callsite: &'static Callsite) {
+        debug_assert_eq!(self.kind, Kind::Off);
+        if let Some(tracer) = tracer::get() {
+            current::with(|parent| {
+                // Inline, the common case deep in a request that is not sampled: nothing to do.
+                if parent.starts_spans() {
+                    self.begin(tracer, callsite, parent, false);
+                }
+            });
+        }
+    }
+
+    /// Starts a span under `parent`, or under the current span when `parent` holds no span.
+    #[inline(always)]
+    pub(crate) fn start_explicit(&mut self, callsite: &'static Callsite, parent: &Context) {
+        debug_assert_eq!(self.kind, Kind::Off);
+        if let Some(tracer) = tracer::get() {
+            if parent.is_valid() {
+                self.begin(tracer, callsite, parent, true);
+            } else {
+                current::with(|parent| {
+                    if parent.starts_spans() {
+                        self.begin(tracer, callsite, parent, false);
+                    }
+                });
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn begin(
+        &mut self,
         tracer: &'static Tracer,
         callsite: &'static Callsite,
         parent: &Context,
         explicit: bool,
-    ) -> SpanGuard {
-        if parent.is_valid() {
-            if parent.is_sampled() {
-                return Self::sampled(tracer, callsite, parent.child(ids::span_id()), parent);
-            }
-            if !explicit {
-                return SpanGuard::off();
-            }
+    ) {
+        if !parent.is_valid() {
+            self.root(tracer, callsite, parent);
+        } else if parent.is_sampled() {
+            self.record(tracer, callsite, parent.child(ids::span_id()), parent);
+        } else if explicit {
             // An explicit unsampled parent becomes current, so that untouched code below follows
             // it rather than whatever was current before.
-            return SpanGuard::entering(parent.clone());
-        }
-        Self::root(tracer, callsite, parent)
-    }
-
-    #[inline(never)]
-    fn root(tracer: &'static Tracer, callsite: &'static Callsite, carry: &Context) -> SpanGuard {
-        let trace_id = ids::trace_id();
-        let sampled = tracer.sampler.sample(trace_id);
-        let cx = Context::root(trace_id, ids::span_id(), sampled, carry);
-        if sampled {
-            Self::sampled(tracer, callsite, cx, carry)
-        } else {
-            // Entered all the same: descendants must see the unsampled decision, not re-sample
-            // themselves as roots of orphan fragments.
-            SpanGuard::entering(cx)
+            self.enter_context(parent.clone());
         }
     }
 
     #[inline]
-    fn entering(cx: Context) -> SpanGuard {
-        SpanGuard {
-            cx: ManuallyDrop::new(UnsafeCell::new(cx)),
-            slot: ManuallyDrop::new(Cell::new(None)),
+    fn root(&mut self, tracer: &'static Tracer, callsite: &'static Callsite, carry: &Context) {
+        let (sampled, trace_id) = tracer.sampler.sample();
+        if sampled {
+            let trace_id = trace_id.unwrap_or_else(ids::trace_id);
+            let cx = Context::root(trace_id, ids::span_id(), carry);
+            self.record(tracer, callsite, cx, carry);
+        } else {
+            // Entered all the same: descendants must see the unsampled decision, not re-sample
+            // themselves as roots of orphan fragments.
+            let trace_id = trace_id.unwrap_or_default();
+            self.enter_context(Context::unsampled_root(trace_id, carry));
         }
     }
 
+    #[inline]
+    fn enter_context(&mut self, cx: Context) {
+        self.cx.get_mut().write(cx);
+        self.kind = Kind::Enter;
+    }
+
     #[inline(never)]
-    fn sampled(
+    fn record(
+        &mut self,
         tracer: &'static Tracer,
         callsite: &'static Callsite,
         cx: Context,
         parent: &Context,
-    ) -> SpanGuard {
+    ) {
         tracer.counters.started.add(1);
         let is_root = !cx.parent_id.is_valid();
-        let start = Instant::now();
-        let mut record = Box::new(FinishedSpan {
-            tracer,
-            name: Cow::Borrowed(callsite.name),
+        let record = self.record.get_mut().write(FinishedSpan {
+            callsite,
+            more: None,
             trace_id: cx.trace_id,
             span_id: cx.span_id,
             parent_id: cx.parent_id,
+            sampler_tags: is_root.then_some(&tracer.sampler_tags),
+            start: fastant::Instant::ZERO,
+            end: fastant::Instant::ZERO,
+            wall_start: 0,
             flags: cx.flags,
-            follows_from: callsite.follows_from && !is_root,
-            static_tags: [
-                callsite.tags,
-                if is_root { &tracer.sampler_tags } else { &[] },
-            ],
-            tags: Vec::new(),
-            logs: Vec::new(),
-            start,
-            end: start,
-            wall_start: UNIX_EPOCH,
         });
         if let Some(debug_id) = parent.debug_id() {
             record.set_tag(
@@ -153,34 +176,34 @@ impl SpanGuard {
                 TagValue::String(Cow::Owned(debug_id.to_owned())),
             );
         }
-        SpanGuard {
-            cx: ManuallyDrop::new(UnsafeCell::new(cx)),
-            slot: ManuallyDrop::new(Cell::new(Some(record))),
-        }
+        // Last, so that building the span is not part of its duration.
+        record.start = fastant::Instant::now();
+        self.cx.get_mut().write(cx);
+        self.tracer.write(tracer);
+        self.kind = Kind::Record;
     }
 
     /// `true` when this span is recorded: tags and logs given to it are kept.
     #[inline]
     pub(crate) fn is_sampled(&self) -> bool {
-        // SAFETY: a `Cell<Option<Box<_>>>` is read in place without moving: the pointer is only
-        // compared with null, no reference escapes.
-        unsafe { (*self.slot.as_ptr()).is_some() }
+        self.kind == Kind::Record
     }
 
     #[inline]
     pub(crate) fn enters_scope(&self) -> bool {
-        // SAFETY: the context is swapped only while a `Scope` lives, and scopes borrow `self`
-        // for their whole life, so no scope is alive during a `&self` method.
-        let cx = unsafe { &*self.cx.get() };
-        cx.is_valid() || cx.extra.is_some()
+        self.kind != Kind::Off
     }
 
     /// The context of this span, for code that takes a `Context` argument. Without a span of
     /// its own (no tracer, or an unsampled ambient parent), the current context.
     pub(crate) fn context(&self) -> Context {
         if self.enters_scope() {
-            // SAFETY: as in `enters_scope`.
-            unsafe { (*self.cx.get()).clone() }
+            // SAFETY: initialised when `kind` is not `Off`; swapped only while a `Scope` lives,
+            // and scopes borrow `self` for their whole life, so none is alive during `&self`;
+            // nor is any other reference to it.
+            let cx = unsafe { (*self.cx.get()).assume_init_mut() };
+            cx.make_ids();
+            cx.clone()
         } else {
             Context::current()
         }
@@ -189,9 +212,11 @@ impl SpanGuard {
     /// Runs `f` on the record, if this span is sampled.
     #[inline]
     pub(crate) fn with_record(&self, f: impl FnOnce(&mut FinishedSpan)) {
-        if let Some(mut record) = self.slot.take() {
-            f(&mut record);
-            self.slot.set(Some(record));
+        if self.is_sampled() {
+            // SAFETY: initialised when `kind` is `Record`. The only other access is through the
+            // thread-local pointer of an entered scope, and no scope is entered while crate code
+            // holding `&self` runs `f`.
+            f(unsafe { (*self.record.get()).assume_init_mut() });
         }
     }
 
@@ -204,7 +229,7 @@ impl SpanGuard {
     pub(crate) fn record_error(&self, kind: &str, message: &dyn fmt::Display) {
         self.with_record(|r| {
             r.set_tag("error", TagValue::Boolean(true));
-            r.logs.push(Log::new(vec![
+            r.push_log(Log::new(vec![
                 LogField::new("event", "error"),
                 LogField::new("error.kind", kind.to_owned()),
                 LogField::new("message", message.to_string()),
@@ -223,22 +248,22 @@ impl SpanGuard {
     }
 
     /// Runs `f` with this span current; a panic in `f` is recorded on the span and resumed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        if !self.enters_scope() {
-            return f();
+        match self.kind {
+            Kind::Off => f(),
+            Kind::Enter => {
+                let _scope = self.enter_scope();
+                f()
+            }
+            Kind::Record => self.in_recorded_scope(f),
         }
-        if self.is_sampled() {
-            return self.in_recorded_scope(f);
-        }
-        let _scope = Scope::enter(&self.cx, None);
-        f()
     }
 
-    /// The sampled case of `in_scope`, out of line so the unsampled path stays small.
+    /// The sampled case of `in_scope`, out of line so the other paths stay small.
     #[inline(never)]
     fn in_recorded_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _scope = Scope::enter(&self.cx, Some(&self.slot));
+        let _scope = self.enter_scope();
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
             Ok(value) => value,
             Err(payload) => {
@@ -251,30 +276,46 @@ impl SpanGuard {
     /// Enters this span's scope until the returned value is dropped (for `poll`).
     #[inline]
     pub(crate) fn enter(&self) -> Option<Scope<'_>> {
-        self.enters_scope()
-            .then(|| Scope::enter(&self.cx, self.is_sampled().then_some(&self.slot)))
+        self.enters_scope().then(|| self.enter_scope())
+    }
+
+    #[inline]
+    fn enter_scope(&self) -> Scope<'_> {
+        let record = if self.is_sampled() {
+            self.record.get().cast::<FinishedSpan>()
+        } else {
+            ptr::null_mut()
+        };
+        // SAFETY: the context (and the record, when sampled) are initialised, and the scope
+        // borrows `self`, so they stay in place and are reached only through the scope until it
+        // ends.
+        unsafe { Scope::enter(self.cx.get().cast::<Context>(), record) }
+    }
+
+    /// Finishes the span: the record goes to the tracer's queue.
+    #[inline(never)]
+    fn close(&mut self) {
+        if self.kind == Kind::Record {
+            // SAFETY: initialised when `kind` is `Record`, and read out once: `kind` becomes
+            // `Off` below, before anything else can look at the guard.
+            let mut record = unsafe { self.record.get_mut().assume_init_read() };
+            record.end = fastant::Instant::now();
+            // SAFETY: initialised when `kind` is `Record`.
+            unsafe { self.tracer.assume_init() }.submit(record);
+        }
+        // SAFETY: initialised when `kind` is not `Off`; dropped once, as `kind` becomes `Off`.
+        unsafe { self.cx.get_mut().assume_init_drop() };
+        self.kind = Kind::Off;
     }
 }
 
 impl Drop for SpanGuard {
     #[inline]
     fn drop(&mut self) {
-        if let Some(record) = self.slot.take() {
-            finish(record);
-        }
-        // The fields are `ManuallyDrop` so that a guard without a span (no tracer, unsampled)
-        // drops inline in a couple of compares, not through an out-of-line drop glue call.
-        if self.cx.get_mut().extra.is_some() {
-            // SAFETY: dropped once, here; the guard is not used after `drop`.
-            unsafe { ManuallyDrop::drop(&mut self.cx) };
+        if self.kind != Kind::Off {
+            self.close();
         }
     }
-}
-
-#[inline(never)]
-fn finish(mut record: Box<FinishedSpan>) {
-    record.end = Instant::now();
-    record.tracer.submit(record);
 }
 
 impl fmt::Debug for SpanGuard {

@@ -60,7 +60,10 @@ pub(crate) struct Control {
 }
 
 pub(crate) struct Tracer {
-    queue: ArrayQueue<Box<FinishedSpan>>,
+    /// Spans by value: a slot is allocated once, when the tracer is made, so finishing a span moves
+    /// it into memory that is already there rather than allocating (and the reporter freeing,
+    /// from another thread) a box per span.
+    queue: ArrayQueue<FinishedSpan>,
     pub(crate) sampler: Sampler,
     /// `sampler.type` and `sampler.param`, put on every sampled root span.
     pub(crate) sampler_tags: [StaticTag; 2],
@@ -70,7 +73,7 @@ pub(crate) struct Tracer {
     reporter: OnceLock<Thread>,
     pub(crate) control: Mutex<Control>,
     pub(crate) control_changed: Condvar,
-    /// Spans a thread pushes between two nudges of the reporter thread.
+    /// Spans a thread pushes between two looks at the queue's fill level.
     wake_every: u32,
 }
 
@@ -91,7 +94,7 @@ impl Tracer {
             reporter: OnceLock::new(),
             control: Mutex::default(),
             control_changed: Condvar::new(),
-            // Wake the reporter well before the queue can fill, without a syscall per span.
+            // Look often enough that the queue cannot fill between two looks of one thread.
             wake_every: u32::try_from(queue_size / 8)
                 .unwrap_or(u32::MAX)
                 .clamp(1, 64),
@@ -105,7 +108,7 @@ impl Tracer {
     /// Hands a finished span to the reporter thread. Never blocks: when the queue is full the span
     /// is dropped and counted.
     #[inline]
-    pub(crate) fn submit(&self, span: Box<FinishedSpan>) {
+    pub(crate) fn submit(&self, span: FinishedSpan) {
         if self.closed.load(Ordering::Relaxed) {
             self.counters.dropped.add(1);
             return;
@@ -116,17 +119,23 @@ impl Tracer {
             drop(span);
             return;
         }
+        // The reporter wakes on its own every flush interval; it is woken early only when the
+        // queue is half full. Waking a parked thread is a system call, too dear to make every
+        // few spans; looking at the fill level reads the queue's contended indices, so a thread
+        // looks only every `wake_every` spans.
         let pushed = PUSHED.try_with(|n| {
             let pushed = n.get() + 1;
             n.set(if pushed >= self.wake_every { 0 } else { pushed });
             pushed
         });
-        if pushed.map_or(true, |n| n >= self.wake_every) {
+        if pushed.map_or(true, |n| n >= self.wake_every)
+            && self.queue.len() >= self.queue.capacity() / 2
+        {
             self.wake_reporter();
         }
     }
 
-    pub(crate) fn pop(&self) -> Option<Box<FinishedSpan>> {
+    pub(crate) fn pop(&self) -> Option<FinishedSpan> {
         self.queue.pop()
     }
 

@@ -168,6 +168,58 @@ fn an_unsampled_root_leaves_no_orphan_children() {
     assert!(capture.spans().is_empty(), "{:?}", capture.spans());
 }
 
+#[traced]
+fn unsampled_root_reads_its_context_twice() -> (Context, Context, Context) {
+    let first = Context::current();
+    let from_leaf = leaf();
+    (first, Context::current(), from_leaf)
+}
+
+#[traced]
+fn unsampled_root_passes_its_context(cx: &Context) -> (Context, Context) {
+    (cx.clone(), Context::current())
+}
+
+#[traced]
+async fn unsampled_async_root() -> (Context, Context) {
+    let before = Context::current();
+    tokio::task::yield_now().await;
+    (before, Context::current())
+}
+
+#[test]
+fn an_unsampled_root_gets_ids_when_asked_and_keeps_them() {
+    let _capture = Capture::with_config(Config::new("test").sampler(Sampler::never()));
+    let (first, second, from_leaf) = unsampled_root_reads_its_context_twice();
+    assert!(first.is_valid() && !first.is_sampled(), "{first:?}");
+    assert_eq!(first.flags(), 0);
+    assert_eq!(first.parent_id(), None);
+    assert_eq!(second, first, "the same ids on every read");
+    assert_eq!(
+        from_leaf, first,
+        "an unsampled child runs in its parent's context"
+    );
+    assert!(!Context::current().is_valid(), "left when the root returns");
+
+    let (other, _, _) = unsampled_root_reads_its_context_twice();
+    assert_ne!(
+        other.trace_id(),
+        first.trace_id(),
+        "each root its own trace"
+    );
+
+    let (rebound, current) = unsampled_root_passes_its_context(&Context::NONE);
+    assert!(rebound.is_valid() && !rebound.is_sampled(), "{rebound:?}");
+    assert_eq!(current, rebound);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (before, after) = runtime.block_on(unsampled_async_root());
+    assert!(before.is_valid(), "{before:?}");
+    assert_eq!(after, before, "ids made in one poll are kept for the next");
+}
+
 #[test]
 fn a_remote_parent_decides_sampling_for_its_children() {
     let capture = Capture::install();

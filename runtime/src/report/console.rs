@@ -140,7 +140,7 @@ mod tests {
             service_name: "gallery".into(),
             tags: Vec::new(),
         };
-        let spans = vec![Box::new(span)];
+        let spans = vec![span];
         let sent = sink
             .send(&Batch {
                 process: &process,

@@ -31,7 +31,7 @@ impl Process {
 /// Finished spans of one process, handed to a [`Sink`] together.
 pub struct Batch<'a> {
     pub(crate) process: &'a Process,
-    pub(crate) spans: &'a [Box<FinishedSpan>],
+    pub(crate) spans: &'a [FinishedSpan],
 }
 
 impl<'a> Batch<'a> {
@@ -42,7 +42,7 @@ impl<'a> Batch<'a> {
 
     /// The spans, in the order they finished.
     pub fn spans(&self) -> impl ExactSizeIterator<Item = &'a FinishedSpan> {
-        self.spans.iter().map(|s| &**s)
+        self.spans.iter()
     }
 
     /// How many spans there are.

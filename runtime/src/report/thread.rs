@@ -1,7 +1,7 @@
 //! The reporter thread: drains the queue, batches, sends, answers flush and shutdown requests.
 
 use std::sync::PoisonError;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::sink::{Batch, Process, Sink};
 use crate::finished::FinishedSpan;
@@ -36,11 +36,7 @@ struct Reporter {
     tracer: &'static Tracer,
     sink: Box<dyn Sink>,
     process: Process,
-    #[allow(
-        clippy::vec_box,
-        reason = "spans arrive boxed from the queue; unboxing copies each"
-    )]
-    buffer: Vec<Box<FinishedSpan>>,
+    buffer: Vec<FinishedSpan>,
     flush_interval: Duration,
 }
 
@@ -110,11 +106,10 @@ impl Reporter {
         if self.buffer.is_empty() {
             return;
         }
-        // One clock anchor per batch turns the monotonic start of every span into wall time.
-        let (wall, mono) = (SystemTime::now(), Instant::now());
+        // One clock anchor per batch turns the counter reading of every span into wall time.
+        let anchor = fastant::Anchor::new();
         for span in &mut self.buffer {
-            let age = mono.saturating_duration_since(span.start);
-            span.wall_start = wall.checked_sub(age).unwrap_or(wall);
+            span.wall_start = span.start.as_unix_nanos(&anchor);
         }
         let counters = &self.tracer.counters;
         let batch = Batch {

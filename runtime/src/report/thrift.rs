@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rustracing_jaeger::thrift::jaeger;
 
 use super::sink::Process;
-use crate::finished::FinishedSpan;
+use crate::finished::{FinishedSpan, ReferenceKind};
 use crate::tag::TagValue;
 
 fn micros_since_epoch(time: SystemTime) -> i64 {
@@ -35,7 +35,7 @@ pub(crate) fn span(span: &FinishedSpan) -> jaeger::Span {
     let trace_id_low = span.trace_id.low() as i64;
     let trace_id_high = span.trace_id.high() as i64;
     let parent_span_id = span.parent_id.get() as i64;
-    let references = if span.follows_from && parent_span_id != 0 {
+    let references = if span.reference_kind() == Some(ReferenceKind::FollowsFrom) {
         vec![jaeger::SpanRef {
             kind: jaeger::SpanRefKind::FollowsFrom,
             trace_id_low,
@@ -50,7 +50,7 @@ pub(crate) fn span(span: &FinishedSpan) -> jaeger::Span {
         trace_id_high,
         span_id: span.span_id.get() as i64,
         parent_span_id,
-        operation_name: span.name.to_string(),
+        operation_name: span.operation_name().to_owned(),
         references,
         flags: i32::from(span.flags),
         start_time: micros_since_epoch(span.start_time()),
