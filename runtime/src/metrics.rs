@@ -1,8 +1,9 @@
 //! Self-metrics: how many spans were started, reported and lost, and why, so that a team can
 //! trust (or alert on) what tracing delivers.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// A count that only grows, updated from any thread without a lock.
 #[derive(Default)]
@@ -19,14 +20,108 @@ impl Counter {
     }
 }
 
+/// The counts every thread adds to on the hot path.
+#[derive(Clone, Copy)]
+pub(crate) enum Hot {
+    /// Sampled spans started.
+    Started = 0,
+}
+
+type Counts = [AtomicU64; 1];
+
+/// The `Hot` counts, sharded by thread: each thread adds to its own shard with a plain load and
+/// store (one writer, so no read-modify-write instruction, which would stall the thread until
+/// its pending stores drain, and no cache line shared between threads), and readers sum the
+/// shards.
+#[derive(Default)]
+pub(crate) struct HotCounters {
+    /// Live shards, one per thread that counted; a thread's shard leaves when the thread exits,
+    /// its counts moving to `retired`.
+    shards: Mutex<Vec<Arc<Counts>>>,
+    retired: Arc<Counts>,
+}
+
+/// This thread's shard, and the counters it belongs to, compared by address: counters live in
+/// tracers, which are never freed, so an address is never reused.
+struct Shard {
+    owner: *const HotCounters,
+    counts: Arc<Counts>,
+    retired: Weak<Counts>,
+}
+
+impl Drop for Shard {
+    /// The thread exits (or counts for another tracer now): its counts move to `retired`. A
+    /// reader summing at that instant may miss them; at rest the sum is exact. The emptied shard
+    /// is pruned from the list by the next thread that registers.
+    fn drop(&mut self) {
+        let retired = self.retired.upgrade();
+        for (i, count) in self.counts.iter().enumerate() {
+            let count = count.swap(0, Ordering::Relaxed);
+            if let Some(retired) = &retired {
+                retired[i].fetch_add(count, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+thread_local! {
+    static SHARD: RefCell<Option<Shard>> = const { RefCell::new(None) };
+}
+
+impl HotCounters {
+    #[inline]
+    pub(crate) fn add_one(&self, which: Hot) {
+        let added = SHARD.try_with(|shard| match &*shard.borrow() {
+            Some(s) if std::ptr::eq(s.owner, self) => {
+                let count = &s.counts[which as usize];
+                count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        });
+        if added != Ok(true) {
+            self.add_one_slow(which);
+        }
+    }
+
+    /// The first count of this thread for these counters: make and register its shard.
+    #[cold]
+    fn add_one_slow(&self, which: Hot) {
+        let counts: Arc<Counts> = Arc::default();
+        counts[which as usize].store(1, Ordering::Relaxed);
+        let registered = SHARD.try_with(|shard| {
+            let mut shards = self.shards.lock().unwrap_or_else(PoisonError::into_inner);
+            // Shards of exited threads hold 0 and only their list entry is left: drop them here.
+            shards.retain(|s| Arc::strong_count(s) > 1);
+            shards.push(Arc::clone(&counts));
+            *shard.borrow_mut() = Some(Shard {
+                owner: self,
+                counts: Arc::clone(&counts),
+                retired: Arc::downgrade(&self.retired),
+            });
+        });
+        if registered.is_err() {
+            // The thread is exiting: count straight into the total.
+            self.retired[which as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn get(&self, which: Hot) -> u64 {
+        let i = which as usize;
+        let shards = self.shards.lock().unwrap_or_else(PoisonError::into_inner);
+        let live: u64 = shards.iter().map(|s| s[i].load(Ordering::Relaxed)).sum();
+        live + self.retired[i].load(Ordering::Relaxed)
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Counters {
     /// Sampled spans started.
-    pub(crate) started: Counter,
-    /// Finished spans lost because the queue was full (or the tracer shut down).
-    pub(crate) dropped: Counter,
+    pub(crate) hot: HotCounters,
     /// Finished spans the reporter thread took from the queue.
     pub(crate) received: Counter,
+    /// Finished spans lost because the queue was full (or the tracer shut down).
+    pub(crate) dropped: Counter,
     pub(crate) reported: Counter,
     pub(crate) failed: Counter,
     pub(crate) bytes: Counter,
@@ -72,7 +167,7 @@ impl Counters {
     pub(crate) fn snapshot(&self, queued: usize) -> Metrics {
         let dropped = self.dropped.get();
         Metrics {
-            spans_started: self.started.get(),
+            spans_started: self.hot.get(Hot::Started),
             spans_finished: self.received.get() + queued as u64 + dropped,
             spans_reported: self.reported.get(),
             spans_dropped: dropped,
@@ -85,5 +180,36 @@ impl Counters {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Hot, HotCounters};
+
+    #[test]
+    fn sharded_counts_are_exact_across_live_and_exited_threads() {
+        let counters: &'static HotCounters = Box::leak(Box::default());
+        let other: &'static HotCounters = Box::leak(Box::default());
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for i in 0..10_000 {
+                        counters.add_one(Hot::Started);
+                        if i % 1000 == 0 {
+                            // Switching tracers on a thread keeps both counts.
+                            other.add_one(Hot::Started);
+                        }
+                    }
+                });
+            }
+        });
+        counters.add_one(Hot::Started);
+        assert_eq!(counters.get(Hot::Started), 40_001);
+        assert_eq!(other.get(Hot::Started), 40);
+        assert!(
+            counters.shards.lock().unwrap().len() <= 2,
+            "exited threads' shards are pruned"
+        );
     }
 }

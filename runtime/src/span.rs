@@ -21,6 +21,7 @@ use crate::context::Context;
 use crate::current::{self, Scope};
 use crate::finished::{FinishedSpan, Log};
 use crate::ids;
+use crate::metrics::Hot;
 use crate::tag::{IntoTagValue, StaticTag, TagValue};
 use crate::tracer::{self, Tracer};
 
@@ -156,7 +157,7 @@ impl SpanGuard {
         cx: Context,
         parent: &Context,
     ) {
-        tracer.counters.started.add(1);
+        tracer.counters.hot.add_one(Hot::Started);
         let is_root = !cx.parent_id.is_valid();
         let record = self.record.get_mut().write(FinishedSpan {
             callsite,
@@ -301,7 +302,8 @@ impl SpanGuard {
             let mut record = unsafe { self.record.get_mut().assume_init_read() };
             record.end = fastant::Instant::now();
             // SAFETY: initialised when `kind` is `Record`.
-            unsafe { self.tracer.assume_init() }.submit(record);
+            let tracer = unsafe { self.tracer.assume_init() };
+            tracer.submit(record);
         }
         // SAFETY: initialised when `kind` is not `Off`; dropped once, as `kind` becomes `Off`.
         unsafe { self.cx.get_mut().assume_init_drop() };
