@@ -179,7 +179,9 @@ impl Config {
     }
 
     /// How many finished spans may wait for the reporter thread (default 4096). When the queue
-    /// is full, spans are dropped and counted: the application never waits.
+    /// is full, spans are dropped and counted: the application never waits. The queue holds
+    /// spans by value and is allocated whole when the tracer starts: about 90 bytes a span
+    /// (360 KiB at the default).
     #[must_use]
     pub fn queue_size(mut self, spans: usize) -> Self {
         self.queue_size = spans;

@@ -208,3 +208,8 @@ impl fmt::Debug for FinishedSpan {
             .finish()
     }
 }
+
+// Moved whole on every sampled call: a field that grows it past the size LLVM moves in registers
+// turns each move into a `memcpy` call (measured: +40 ns a span).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<FinishedSpan>() <= 88);
