@@ -391,8 +391,9 @@ impl Context {
         }
     }
 
-    /// A root context: a new trace, with the baggage (and only the baggage) this one carries.
-    pub(crate) fn root(trace_id: TraceId, span_id: SpanId, carry: &Context) -> Self {
+    /// The root of a new sampled trace, with the baggage (and only the baggage) this one
+    /// carries.
+    pub(crate) fn sampled_root(trace_id: TraceId, span_id: SpanId, carry: &Context) -> Self {
         Context {
             trace_id,
             span_id,

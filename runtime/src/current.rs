@@ -36,12 +36,13 @@ pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
     let cx = CURRENT
         .try_with(|c| c.cx.get().cast_const())
         .unwrap_or(&NONE);
-    // SAFETY: the context is only mutated by `Scope` and `modify`, which never run while a
+    // SAFETY: the context is only mutated by `Scope` and `with_mut`, which never run while a
     // reference from here is alive: `f` is crate code that does neither.
     f(unsafe { &*cx })
 }
 
-/// Runs `f` with the current context, which it may change (give a pending root its ids).
+/// Runs `f` with the current context, which it may change (give a pending root its ids, set
+/// baggage).
 pub(crate) fn with_mut<R>(f: impl FnOnce(&mut Context) -> R) -> R {
     let mut f = Some(f);
     // SAFETY: as in `with`: no other reference to the context is alive while `f` runs.
@@ -50,12 +51,6 @@ pub(crate) fn with_mut<R>(f: impl FnOnce(&mut Context) -> R) -> R {
         // Torn down: a fresh empty context, which nothing keeps.
         Err(_) => (f.take().expect("called once"))(&mut Context::default()),
     }
-}
-
-/// Changes the current context in place (baggage set by `traced::set_baggage`).
-pub(crate) fn modify(f: impl FnOnce(&mut Context)) {
-    // SAFETY: as in `with`: no other reference to the context is alive while `f` runs.
-    let _ = CURRENT.try_with(|c| f(unsafe { &mut *c.cx.get() }));
 }
 
 /// Runs `f` on the open span of this thread's current scope, if it is recorded.

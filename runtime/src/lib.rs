@@ -321,7 +321,7 @@ where
 /// ```
 pub fn set_baggage(key: impl Into<String>, value: impl Into<String>) {
     let (key, value) = (key.into(), value.into());
-    current::modify(|cx| cx.set_baggage(key, value));
+    current::with_mut(|cx| cx.set_baggage(key, value));
 }
 
 /// The value of a baggage item of the current context.

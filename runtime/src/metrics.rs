@@ -20,46 +20,34 @@ impl Counter {
     }
 }
 
-/// The counts every thread adds to on the hot path.
-#[derive(Clone, Copy)]
-pub(crate) enum Hot {
-    /// Sampled spans started.
-    Started = 0,
-}
-
-type Counts = [AtomicU64; 1];
-
-/// The `Hot` counts, sharded by thread: each thread adds to its own shard with a plain load and
-/// store (one writer, so no read-modify-write instruction, which would stall the thread until
-/// its pending stores drain, and no cache line shared between threads), and readers sum the
-/// shards.
+/// A count every thread adds to on the hot path, sharded by thread: each thread adds to its own
+/// shard with a plain load and store (one writer, so no read-modify-write instruction, which
+/// would stall the thread until its pending stores drain, and no cache line shared between
+/// threads), and readers sum the shards.
 #[derive(Default)]
-pub(crate) struct HotCounters {
+pub(crate) struct ShardedCounter {
     /// Live shards, one per thread that counted; a thread's shard leaves when the thread exits,
-    /// its counts moving to `retired`.
-    shards: Mutex<Vec<Arc<Counts>>>,
-    retired: Arc<Counts>,
+    /// its count moving to `retired`.
+    shards: Mutex<Vec<Arc<AtomicU64>>>,
+    retired: Arc<AtomicU64>,
 }
 
-/// This thread's shard, and the counters it belongs to, compared by address: counters live in
+/// This thread's shard, and the counter it belongs to, compared by address: counters live in
 /// tracers, which are never freed, so an address is never reused.
 struct Shard {
-    owner: *const HotCounters,
-    counts: Arc<Counts>,
-    retired: Weak<Counts>,
+    owner: *const ShardedCounter,
+    count: Arc<AtomicU64>,
+    retired: Weak<AtomicU64>,
 }
 
 impl Drop for Shard {
-    /// The thread exits (or counts for another tracer now): its counts move to `retired`. A
-    /// reader summing at that instant may miss them; at rest the sum is exact. The emptied shard
+    /// The thread exits (or counts for another tracer now): its count moves to `retired`. A
+    /// reader summing at that instant may miss it; at rest the sum is exact. The emptied shard
     /// is pruned from the list by the next thread that registers.
     fn drop(&mut self) {
-        let retired = self.retired.upgrade();
-        for (i, count) in self.counts.iter().enumerate() {
-            let count = count.swap(0, Ordering::Relaxed);
-            if let Some(retired) = &retired {
-                retired[i].fetch_add(count, Ordering::Relaxed);
-            }
+        let count = self.count.swap(0, Ordering::Relaxed);
+        if let Some(retired) = self.retired.upgrade() {
+            retired.fetch_add(count, Ordering::Relaxed);
         }
     }
 }
@@ -68,56 +56,54 @@ thread_local! {
     static SHARD: RefCell<Option<Shard>> = const { RefCell::new(None) };
 }
 
-impl HotCounters {
+impl ShardedCounter {
     #[inline]
-    pub(crate) fn add_one(&self, which: Hot) {
+    pub(crate) fn add_one(&self) {
         let added = SHARD.try_with(|shard| match &*shard.borrow() {
             Some(s) if std::ptr::eq(s.owner, self) => {
-                let count = &s.counts[which as usize];
-                count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                s.count
+                    .store(s.count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 true
             }
             _ => false,
         });
         if added != Ok(true) {
-            self.add_one_slow(which);
+            self.add_one_slow();
         }
     }
 
-    /// The first count of this thread for these counters: make and register its shard.
+    /// The first count of this thread for this counter: make and register its shard.
     #[cold]
-    fn add_one_slow(&self, which: Hot) {
-        let counts: Arc<Counts> = Arc::default();
-        counts[which as usize].store(1, Ordering::Relaxed);
+    fn add_one_slow(&self) {
+        let count = Arc::new(AtomicU64::new(1));
         let registered = SHARD.try_with(|shard| {
             let mut shards = self.shards.lock().unwrap_or_else(PoisonError::into_inner);
             // Shards of exited threads hold 0 and only their list entry is left: drop them here.
             shards.retain(|s| Arc::strong_count(s) > 1);
-            shards.push(Arc::clone(&counts));
+            shards.push(Arc::clone(&count));
             *shard.borrow_mut() = Some(Shard {
                 owner: self,
-                counts: Arc::clone(&counts),
+                count: Arc::clone(&count),
                 retired: Arc::downgrade(&self.retired),
             });
         });
         if registered.is_err() {
             // The thread is exiting: count straight into the total.
-            self.retired[which as usize].fetch_add(1, Ordering::Relaxed);
+            self.retired.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    pub(crate) fn get(&self, which: Hot) -> u64 {
-        let i = which as usize;
+    pub(crate) fn get(&self) -> u64 {
         let shards = self.shards.lock().unwrap_or_else(PoisonError::into_inner);
-        let live: u64 = shards.iter().map(|s| s[i].load(Ordering::Relaxed)).sum();
-        live + self.retired[i].load(Ordering::Relaxed)
+        let live: u64 = shards.iter().map(|s| s.load(Ordering::Relaxed)).sum();
+        live + self.retired.load(Ordering::Relaxed)
     }
 }
 
 #[derive(Default)]
 pub(crate) struct Counters {
     /// Sampled spans started.
-    pub(crate) hot: HotCounters,
+    pub(crate) started: ShardedCounter,
     /// Finished spans the reporter thread took from the queue.
     pub(crate) received: Counter,
     /// Finished spans lost because the queue was full (or the tracer shut down).
@@ -167,7 +153,7 @@ impl Counters {
     pub(crate) fn snapshot(&self, queued: usize) -> Metrics {
         let dropped = self.dropped.get();
         Metrics {
-            spans_started: self.hot.get(Hot::Started),
+            spans_started: self.started.get(),
             spans_finished: self.received.get() + queued as u64 + dropped,
             spans_reported: self.reported.get(),
             spans_dropped: dropped,
@@ -185,30 +171,30 @@ impl Counters {
 
 #[cfg(test)]
 mod tests {
-    use super::{Hot, HotCounters};
+    use super::ShardedCounter;
 
     #[test]
     fn sharded_counts_are_exact_across_live_and_exited_threads() {
-        let counters: &'static HotCounters = Box::leak(Box::default());
-        let other: &'static HotCounters = Box::leak(Box::default());
+        let counter: &'static ShardedCounter = Box::leak(Box::default());
+        let other: &'static ShardedCounter = Box::leak(Box::default());
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
                     for i in 0..10_000 {
-                        counters.add_one(Hot::Started);
+                        counter.add_one();
                         if i % 1000 == 0 {
                             // Switching tracers on a thread keeps both counts.
-                            other.add_one(Hot::Started);
+                            other.add_one();
                         }
                     }
                 });
             }
         });
-        counters.add_one(Hot::Started);
-        assert_eq!(counters.get(Hot::Started), 40_001);
-        assert_eq!(other.get(Hot::Started), 40);
+        counter.add_one();
+        assert_eq!(counter.get(), 40_001);
+        assert_eq!(other.get(), 40);
         assert!(
-            counters.shards.lock().unwrap().len() <= 2,
+            counter.shards.lock().unwrap().len() <= 2,
             "exited threads' shards are pruned"
         );
     }

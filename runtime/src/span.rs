@@ -21,7 +21,6 @@ use crate::context::Context;
 use crate::current::{self, Scope};
 use crate::finished::{FinishedSpan, Log};
 use crate::ids;
-use crate::metrics::Hot;
 use crate::tag::{IntoTagValue, StaticTag, TagValue};
 use crate::tracer::{self, Tracer};
 
@@ -83,12 +82,7 @@ impl SpanGuard {
     pub(crate) fn start(&mut self, callsite: &'static Callsite) {
         debug_assert_eq!(self.kind, Kind::Off);
         if let Some(tracer) = tracer::get() {
-            current::with(|parent| {
-                // Inline, the common case deep in a request that is not sampled: nothing to do.
-                if parent.starts_spans() {
-                    self.begin(tracer, callsite, parent, false);
-                }
-            });
+            self.start_ambient(tracer, callsite);
         }
     }
 
@@ -100,13 +94,20 @@ impl SpanGuard {
             if parent.is_valid() {
                 self.begin(tracer, callsite, parent, true);
             } else {
-                current::with(|parent| {
-                    if parent.starts_spans() {
-                        self.begin(tracer, callsite, parent, false);
-                    }
-                });
+                self.start_ambient(tracer, callsite);
             }
         }
+    }
+
+    /// Starts a span under the current span of this thread or task (or a new root).
+    #[inline(always)]
+    fn start_ambient(&mut self, tracer: &'static Tracer, callsite: &'static Callsite) {
+        current::with(|parent| {
+            // Inline, the common case deep in a request that is not sampled: nothing to do.
+            if parent.starts_spans() {
+                self.begin(tracer, callsite, parent, false);
+            }
+        });
     }
 
     #[inline(never)]
@@ -133,7 +134,7 @@ impl SpanGuard {
         let (sampled, trace_id) = tracer.sampler.sample();
         if sampled {
             let trace_id = trace_id.unwrap_or_else(ids::trace_id);
-            let cx = Context::root(trace_id, ids::span_id(), carry);
+            let cx = Context::sampled_root(trace_id, ids::span_id(), carry);
             self.record(tracer, callsite, cx, carry);
         } else {
             // Entered all the same: descendants must see the unsampled decision, not re-sample
@@ -157,7 +158,7 @@ impl SpanGuard {
         cx: Context,
         parent: &Context,
     ) {
-        tracer.counters.hot.add_one(Hot::Started);
+        tracer.counters.started.add_one();
         let is_root = !cx.parent_id.is_valid();
         let record = self.record.get_mut().write(FinishedSpan {
             callsite,
