@@ -54,8 +54,8 @@ pub struct Config {
     pub(crate) disabled: bool,
 }
 
-/// Default capacity of the finished-span queue.
-pub const DEFAULT_QUEUE_SIZE: usize = 4096;
+/// Default capacity of each thread's finished-span queue.
+pub const DEFAULT_QUEUE_SIZE: usize = 2048;
 
 impl Config {
     /// Settings for `service_name`: every trace sampled, reported to a Jaeger agent on
@@ -178,10 +178,13 @@ impl Config {
         self
     }
 
-    /// How many finished spans may wait for the reporter thread (default 4096). When the queue
-    /// is full, spans are dropped and counted: the application never waits. The queue holds
-    /// spans by value and is allocated whole when the tracer starts: about 90 bytes a span
-    /// (360 KiB at the default).
+    /// How many finished spans each thread may have waiting for the reporter thread (default
+    /// 2048, rounded up to a power of two). Every thread that records spans gets its own queue,
+    /// so that threads never contend to hand spans over; when a thread's queue is full, its
+    /// spans are dropped and counted: the application never waits. A queue holds spans by value
+    /// and is allocated whole when its thread finishes its first span: about 90 bytes a span
+    /// (180 KiB a thread at the default), freed once the thread has exited and its queue is
+    /// drained.
     #[must_use]
     pub fn queue_size(mut self, spans: usize) -> Self {
         self.queue_size = spans;

@@ -1,17 +1,16 @@
 //! The global tracer: installed by [`crate::init`], found by every span with one atomic load, and
-//! the bounded queue through which finished spans reach the reporter thread.
+//! the bounded per-thread rings through which finished spans reach the reporter thread.
 
-use std::cell::Cell;
+use std::cell::UnsafeCell;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_queue::ArrayQueue;
-
 use crate::finished::FinishedSpan;
 use crate::metrics::Counters;
+use crate::ring::{Producer, Ring};
 use crate::sampler::Sampler;
 use crate::tag::StaticTag;
 
@@ -60,10 +59,16 @@ pub(crate) struct Control {
 }
 
 pub(crate) struct Tracer {
-    /// Spans by value: a slot is allocated once, when the tracer is made, so finishing a span moves
+    /// One ring per thread that has finished a span, each with room for `ring_size` spans by
+    /// value: slots are allocated once, when the thread first records, so finishing a span moves
     /// it into memory that is already there rather than allocating (and the reporter freeing,
-    /// from another thread) a box per span.
-    queue: ArrayQueue<FinishedSpan>,
+    /// from another thread) a box per span. Locked when a thread registers and when the reporter
+    /// drains, never when a span is pushed.
+    rings: Mutex<Vec<Arc<Ring>>>,
+    ring_size: usize,
+    /// Spans finished while their thread's thread-locals were being torn down, when its ring
+    /// can no longer be reached. Rare, so a lock is fine; bounded by `ring_size`.
+    orphans: Mutex<Vec<FinishedSpan>>,
     pub(crate) sampler: Sampler,
     /// `sampler.type` and `sampler.param`, put on every sampled root span.
     pub(crate) sampler_tags: [StaticTag; 2],
@@ -73,20 +78,34 @@ pub(crate) struct Tracer {
     reporter: OnceLock<Thread>,
     pub(crate) control: Mutex<Control>,
     pub(crate) control_changed: Condvar,
-    /// Spans a thread pushes between two looks at the queue's fill level.
+    /// Spans a thread pushes between two looks at its ring's fill level.
     wake_every: u32,
 }
 
+/// This thread's end of its ring, and the tracer the ring belongs to.
+struct Local {
+    tracer: *const Tracer,
+    producer: Producer,
+    /// Spans pushed since the fill level was last looked at.
+    pushed: u32,
+}
+
 thread_local! {
-    /// Spans this thread pushed since it last woke the reporter.
-    static PUSHED: Cell<u32> = const { Cell::new(0) };
+    /// Only `Tracer::submit` touches it, and nothing it calls re-enters `submit`.
+    static LOCAL: UnsafeCell<Option<Local>> = const { UnsafeCell::new(None) };
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Tracer {
     pub(crate) fn new(sampler: Sampler, queue_size: usize) -> Self {
-        let queue_size = queue_size.max(1);
+        let ring_size = queue_size.max(1).next_power_of_two();
         Tracer {
-            queue: ArrayQueue::new(queue_size),
+            rings: Mutex::default(),
+            ring_size,
+            orphans: Mutex::default(),
             sampler_tags: sampler.tags(),
             sampler,
             counters: Counters::default(),
@@ -94,8 +113,8 @@ impl Tracer {
             reporter: OnceLock::new(),
             control: Mutex::default(),
             control_changed: Condvar::new(),
-            // Look often enough that the queue cannot fill between two looks of one thread.
-            wake_every: u32::try_from(queue_size / 8)
+            // Look often enough that a ring cannot fill between two looks.
+            wake_every: u32::try_from(ring_size / 8)
                 .unwrap_or(u32::MAX)
                 .clamp(1, 64),
         }
@@ -105,42 +124,103 @@ impl Tracer {
         let _ = self.reporter.set(thread);
     }
 
-    /// Hands a finished span to the reporter thread. Never blocks: when the queue is full the span
-    /// is dropped and counted.
+    /// Hands a finished span to the reporter thread. Never blocks: when this thread's ring is
+    /// full the span is dropped and counted.
     #[inline]
     pub(crate) fn submit(&self, span: FinishedSpan) {
         if self.closed.load(Ordering::Relaxed) {
             self.counters.dropped.add(1);
             return;
         }
-        if let Err(span) = self.queue.push(span) {
+        let mut span = Some(span);
+        let _ = LOCAL.try_with(|local| {
+            // SAFETY: see `LOCAL`: no other reference to it is alive.
+            let local = unsafe { &mut *local.get() };
+            let span = span.take().expect("taken once");
+            match local {
+                Some(local) if ptr::eq(local.tracer, self) => self.push(local, span),
+                _ => self.register(local, span),
+            }
+        });
+        if let Some(span) = span {
+            self.orphan(span);
+        }
+    }
+
+    #[inline]
+    fn push(&self, local: &mut Local, span: FinishedSpan) {
+        if let Err(span) = local.producer.push(span) {
             self.counters.dropped.add(1);
             self.wake_reporter();
             drop(span);
             return;
         }
         // The reporter wakes on its own every flush interval; it is woken early only when the
-        // queue is half full. Waking a parked thread is a system call, too dear to make every
-        // few spans; looking at the fill level reads the queue's contended indices, so a thread
-        // looks only every `wake_every` spans.
-        let pushed = PUSHED.try_with(|n| {
-            let pushed = n.get() + 1;
-            n.set(if pushed >= self.wake_every { 0 } else { pushed });
-            pushed
-        });
-        if pushed.map_or(true, |n| n >= self.wake_every)
-            && self.queue.len() >= self.queue.capacity() / 2
-        {
-            self.wake_reporter();
+        // ring is half full. Waking a parked thread is a system call, too dear to make every few
+        // spans; reading the fill level reads the reporter's index, so it is read only every
+        // `wake_every` spans.
+        local.pushed += 1;
+        if local.pushed >= self.wake_every {
+            local.pushed = 0;
+            if local.producer.half_full() {
+                self.wake_reporter();
+            }
         }
     }
 
-    pub(crate) fn pop(&self) -> Option<FinishedSpan> {
-        self.queue.pop()
+    /// This thread's first span for this tracer: gives it a ring. The ring of a previous tracer,
+    /// if any, is abandoned to that tracer's reporter, which drains it and lets it go.
+    #[cold]
+    #[inline(never)]
+    fn register(&self, local: &mut Option<Local>, span: FinishedSpan) {
+        let ring = Arc::new(Ring::new(self.ring_size));
+        lock(&self.rings).push(Arc::clone(&ring));
+        let local = local.insert(Local {
+            tracer: self,
+            producer: Producer::new(ring),
+            pushed: 0,
+        });
+        self.push(local, span);
     }
 
+    #[cold]
+    fn orphan(&self, span: FinishedSpan) {
+        let mut orphans = lock(&self.orphans);
+        if orphans.len() < self.ring_size {
+            orphans.push(span);
+        } else {
+            self.counters.dropped.add(1);
+        }
+    }
+
+    /// Passes every waiting span to `f`, oldest first within each thread, and forgets the rings
+    /// of threads that have exited once they are empty.
+    ///
+    /// # Safety
+    /// Only one thread, the tracer's reporter, may drain: each ring has one consumer.
+    pub(crate) unsafe fn drain(&self, mut f: impl FnMut(FinishedSpan)) {
+        // A copy, so that threads registering are not held up while the rings drain.
+        let rings = lock(&self.rings).clone();
+        let mut exited = false;
+        for ring in &rings {
+            // Read before draining: every span pushed before the thread exited is then seen.
+            exited |= ring.is_abandoned();
+            // SAFETY: the caller is the one consumer.
+            while let Some(span) = unsafe { ring.pop() } {
+                f(span);
+            }
+        }
+        if exited {
+            lock(&self.rings).retain(|ring| !ring.is_abandoned() || ring.len() > 0);
+        }
+        let orphans = std::mem::take(&mut *lock(&self.orphans));
+        orphans.into_iter().for_each(f);
+    }
+
+    /// Spans finished and not yet drained (a snapshot).
     pub(crate) fn queued(&self) -> usize {
-        self.queue.len()
+        let in_rings: usize = lock(&self.rings).iter().map(|ring| ring.len()).sum();
+        in_rings + lock(&self.orphans).len()
     }
 
     pub(crate) fn close(&self) {
@@ -153,8 +233,8 @@ impl Tracer {
         }
     }
 
-    fn control(&self) -> std::sync::MutexGuard<'_, Control> {
-        self.control.lock().unwrap_or_else(PoisonError::into_inner)
+    fn control(&self) -> MutexGuard<'_, Control> {
+        lock(&self.control)
     }
 
     /// Waits until every span finished before the call has been handed to the sink, or until
@@ -163,7 +243,7 @@ impl Tracer {
         let deadline = Instant::now() + timeout;
         let mut control = self.control();
         if control.stopped {
-            return self.queue.is_empty();
+            return self.queued() == 0;
         }
         control.flush_requested += 1;
         let ticket = control.flush_requested;

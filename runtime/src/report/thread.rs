@@ -92,12 +92,16 @@ impl Reporter {
     /// when the buffer went from empty to not.
     fn drain(&mut self) -> bool {
         let was_empty = self.buffer.is_empty();
-        while let Some(span) = self.tracer.pop() {
-            self.tracer.counters.received.add(1);
-            self.buffer.push(span);
-            if self.buffer.len() >= MAX_BATCH {
-                self.send();
-            }
+        let tracer = self.tracer;
+        // SAFETY: this thread is the tracer's one reporter.
+        unsafe {
+            tracer.drain(|span| {
+                tracer.counters.received.add(1);
+                self.buffer.push(span);
+                if self.buffer.len() >= MAX_BATCH {
+                    self.send();
+                }
+            });
         }
         was_empty && !self.buffer.is_empty()
     }

@@ -1,0 +1,232 @@
+//! Per-thread rings of finished spans: each thread that records spans owns one, and the reporter
+//! thread drains them all.
+//!
+//! One queue shared by every thread costs a compare-and-swap on a contended index per span, and
+//! the slot it fills was last written by the reporter (the shared queue's slot stamps), so each
+//! push waited for a cache line held dirty by another core. A ring with one producer and one
+//! consumer needs neither: the producer writes the slot and publishes it with a plain store, and
+//! the consumer only reads slots.
+
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::finished::FinishedSpan;
+
+/// Keeps the two indices on separate cache lines (two lines: adjacent-line prefetchers pair
+/// them), so that the producer publishing and the consumer catching up do not contend.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+pub(crate) struct Ring {
+    slots: Box<[UnsafeCell<MaybeUninit<FinishedSpan>>]>,
+    mask: usize,
+    /// Next slot the consumer reads; written by the consumer only.
+    head: Padded<AtomicUsize>,
+    /// Next slot the producer writes; written by the producer only.
+    tail: Padded<AtomicUsize>,
+    /// Set when the producing thread has exited: once empty, the ring can be forgotten.
+    abandoned: AtomicBool,
+}
+
+// SAFETY: slots are handed from the one producer to the one consumer through the release store
+// of `tail` and back through the release store of `head`; a slot is never accessed by both.
+unsafe impl Sync for Ring {}
+
+impl Ring {
+    /// A ring with room for at least `capacity` spans (rounded up to a power of two).
+    pub(crate) fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1).next_power_of_two();
+        Ring {
+            slots: (0..capacity)
+                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+                .collect(),
+            mask: capacity - 1,
+            head: Padded(AtomicUsize::new(0)),
+            tail: Padded(AtomicUsize::new(0)),
+            abandoned: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Spans waiting in the ring (a snapshot: both ends move).
+    pub(crate) fn len(&self) -> usize {
+        let head = self.head.0.load(Ordering::Acquire);
+        self.tail.0.load(Ordering::Acquire).wrapping_sub(head)
+    }
+
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Acquire)
+    }
+
+    /// Removes the oldest span.
+    ///
+    /// # Safety
+    /// Only one thread, the consumer, may ever call `pop` on a ring.
+    pub(crate) unsafe fn pop(&self) -> Option<FinishedSpan> {
+        let head = self.head.0.load(Ordering::Relaxed);
+        if head == self.tail.0.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: slots in `head..tail` were written and published by the producer's release
+        // store of `tail`; the producer does not touch them again until `head` moves past.
+        let span = unsafe { (*self.slots[head & self.mask].get()).assume_init_read() };
+        self.head.0.store(head.wrapping_add(1), Ordering::Release);
+        Some(span)
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no producer or consumer is left, and this thread is both.
+        while unsafe { self.pop() }.is_some() {}
+    }
+}
+
+/// The producing end of a ring, owned by one thread.
+pub(crate) struct Producer {
+    ring: std::sync::Arc<Ring>,
+    /// The producer's copy of `tail`, which only it writes.
+    tail: usize,
+    /// The consumer's `head` as last read: re-read only when the ring looks full, so that a push
+    /// does not touch the consumer's cache line.
+    head: usize,
+}
+
+impl Producer {
+    pub(crate) fn new(ring: std::sync::Arc<Ring>) -> Self {
+        Producer {
+            ring,
+            tail: 0,
+            head: 0,
+        }
+    }
+
+    /// Appends `span`, or gives it back when the ring is full.
+    #[inline]
+    pub(crate) fn push(&mut self, span: FinishedSpan) -> Result<(), FinishedSpan> {
+        if self.tail.wrapping_sub(self.head) >= self.ring.capacity() {
+            self.head = self.ring.head.0.load(Ordering::Acquire);
+            if self.tail.wrapping_sub(self.head) >= self.ring.capacity() {
+                return Err(span);
+            }
+        }
+        // SAFETY: the slot at `tail` is outside `head..tail`, so the consumer is done with it
+        // (its release store of `head` ordered its read before our acquire load above) and
+        // will not read it until the store below publishes it.
+        unsafe { (*self.ring.slots[self.tail & self.ring.mask].get()).write(span) };
+        self.tail = self.tail.wrapping_add(1);
+        self.ring.tail.0.store(self.tail, Ordering::Release);
+        Ok(())
+    }
+
+    /// `true` when at least half the ring is waiting for the consumer.
+    pub(crate) fn half_full(&mut self) -> bool {
+        self.head = self.ring.head.0.load(Ordering::Acquire);
+        self.tail.wrapping_sub(self.head) >= self.ring.capacity() / 2
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.ring.abandoned.store(true, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{SpanId, TraceId};
+    use crate::span::Callsite;
+    use std::sync::Arc;
+
+    static CALLSITE: Callsite = Callsite {
+        name: "ring",
+        tags: &[],
+        follows_from: false,
+    };
+
+    fn span(id: u64) -> FinishedSpan {
+        FinishedSpan {
+            callsite: &CALLSITE,
+            more: None,
+            trace_id: TraceId::new(0, 1),
+            span_id: SpanId::new(id),
+            parent_id: SpanId::new(0),
+            sampler_tags: None,
+            start: fastant::Instant::ZERO,
+            end: fastant::Instant::ZERO,
+            wall_start: 0,
+            flags: 1,
+        }
+    }
+
+    #[test]
+    fn spans_come_out_in_order_and_a_full_ring_gives_the_span_back() {
+        let ring = Arc::new(Ring::new(3));
+        assert_eq!(ring.capacity(), 4);
+        let mut producer = Producer::new(ring.clone());
+        for id in 1..=4 {
+            assert!(producer.push(span(id)).is_ok());
+        }
+        let refused = producer.push(span(5)).expect_err("the ring is full");
+        assert_eq!(refused.span_id().get(), 5);
+        assert!(producer.half_full());
+        // SAFETY: this test is the only consumer.
+        let first = unsafe { ring.pop() }.expect("a span");
+        assert_eq!(first.span_id().get(), 1);
+        assert!(producer.push(span(6)).is_ok());
+        let ids: Vec<u64> = std::iter::from_fn(|| unsafe { ring.pop() })
+            .map(|s| s.span_id().get())
+            .collect();
+        assert_eq!(ids, [2, 3, 4, 6]);
+        assert!(!ring.is_abandoned());
+        drop(producer);
+        assert!(ring.is_abandoned());
+    }
+
+    #[test]
+    fn a_consumer_on_another_thread_gets_every_span_once() {
+        let ring = Arc::new(Ring::new(64));
+        let consumer = {
+            let ring = ring.clone();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while seen.len() < 10_000 {
+                    // SAFETY: this thread is the only consumer.
+                    match unsafe { ring.pop() } {
+                        Some(s) => seen.push(s.span_id().get()),
+                        None => std::thread::yield_now(),
+                    }
+                }
+                seen
+            })
+        };
+        let mut producer = Producer::new(ring.clone());
+        for id in 1..=10_000 {
+            let mut s = span(id);
+            while let Err(back) = producer.push(s) {
+                s = back;
+                std::thread::yield_now();
+            }
+        }
+        let seen = consumer.join().expect("consumer");
+        assert_eq!(seen, (1..=10_000).collect::<Vec<_>>());
+        assert_eq!(ring.len(), 0);
+    }
+
+    #[test]
+    fn spans_left_in_a_dropped_ring_are_dropped_with_it() {
+        let ring = Arc::new(Ring::new(8));
+        let mut producer = Producer::new(ring.clone());
+        let mut s = span(1);
+        s.set_tag("owned", crate::tag::TagValue::String("x".repeat(10).into()));
+        assert!(producer.push(s).is_ok());
+        drop(producer);
+        assert_eq!(ring.len(), 1);
+        drop(ring); // Miri/ASan would flag a leak or a double drop here.
+    }
+}
