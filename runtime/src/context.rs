@@ -298,6 +298,18 @@ impl Context {
         self.is_sampled() || (!self.is_valid() && self.flags & FLAG_PENDING == 0)
     }
 
+    /// `true` for a context that says nothing: no ids, no decision, no baggage.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        !self.is_valid() && self.flags == 0 && self.extra.is_none()
+    }
+
+    /// `true` for an unsampled root whose ids are not made yet (see `FLAG_PENDING`).
+    #[inline]
+    pub(crate) fn is_pending(&self) -> bool {
+        self.flags & FLAG_PENDING != 0
+    }
+
     /// A copy with the Jaeger flags byte set to `flags` (bit 0 sampled, bit 1 debug; debug
     /// implies sampled).
     #[must_use]
@@ -380,26 +392,32 @@ impl Context {
             span_id,
             parent_id: self.span_id,
             flags: self.flags,
-            extra: match &self.extra {
-                Some(extra) if extra.debug_id.is_some() => {
-                    let mut inherited = Extra::clone(extra);
-                    inherited.debug_id = None;
-                    (inherited != Extra::default()).then(|| Arc::new(inherited))
-                }
-                other => other.clone(),
-            },
+            extra: self.inherited_extra(),
         }
     }
 
-    /// The root of a new sampled trace, with the baggage (and only the baggage) this one
-    /// carries.
+    /// What a span started under this context inherits of its extras: all but the debug id,
+    /// which is recorded on that first span only.
+    #[inline]
+    fn inherited_extra(&self) -> Option<Arc<Extra>> {
+        match &self.extra {
+            Some(extra) if extra.debug_id.is_some() => {
+                let mut inherited = Extra::clone(extra);
+                inherited.debug_id = None;
+                (inherited != Extra::default()).then(|| Arc::new(inherited))
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// The root of a new sampled trace, with the baggage and the debug flag `carry` has.
     pub(crate) fn sampled_root(trace_id: TraceId, span_id: SpanId, carry: &Context) -> Self {
         Context {
             trace_id,
             span_id,
             parent_id: SpanId(0),
-            flags: FLAG_SAMPLED,
-            extra: carry.extra.clone(),
+            flags: FLAG_SAMPLED | (carry.flags & FLAG_DEBUG),
+            extra: carry.inherited_extra(),
         }
     }
 

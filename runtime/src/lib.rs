@@ -65,6 +65,7 @@ mod span;
 mod tag;
 mod tracer;
 
+pub mod propagation;
 pub mod report;
 pub mod testing;
 
@@ -254,11 +255,13 @@ pub fn flush_within(timeout: Duration) -> bool {
     tracer::get().map_or(true, |t| t.flush(timeout))
 }
 
-/// The installed tracer's self-metrics (all zero when none is installed).
+/// The installed tracer's self-metrics (zero when none is installed), with the process-wide
+/// propagation counters.
 pub fn metrics() -> Metrics {
-    tracer::get()
-        .map(|t| t.counters.snapshot(t.queued()))
-        .unwrap_or_default()
+    tracer::get().map_or_else(
+        || Metrics::default().with_process_wide(),
+        |t| t.counters.snapshot(t.queued()),
+    )
 }
 
 /// Adds a tag to the span running now (in a `#[traced]` function: its own span). Does nothing

@@ -147,6 +147,11 @@ pub struct Metrics {
     pub batches_sent: u64,
     /// The last error of the sink, if any.
     pub last_error: Option<String>,
+    /// Trace headers ignored as malformed, oversized or inconsistent (the request's span became
+    /// a new root), by every [`crate::propagation::Propagator`] of the process.
+    pub propagation_errors: u64,
+    /// Baggage items dropped for the [`crate::propagation::BaggageLimits`], process-wide.
+    pub baggage_dropped: u64,
 }
 
 impl Counters {
@@ -165,7 +170,18 @@ impl Counters {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
+            ..Metrics::default()
         }
+        .with_process_wide()
+    }
+}
+
+impl Metrics {
+    /// Adds the counters kept for the whole process rather than per tracer.
+    pub(crate) fn with_process_wide(mut self) -> Metrics {
+        self.propagation_errors = crate::propagation::errors();
+        self.baggage_dropped = crate::propagation::baggage_dropped();
+        self
     }
 }
 

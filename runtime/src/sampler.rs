@@ -104,7 +104,7 @@ impl Sampler {
 
     /// Decides for the trace `trace_id`.
     #[inline]
-    fn sample_trace(&self, trace_id: TraceId) -> bool {
+    pub(crate) fn sample_trace(&self, trace_id: TraceId) -> bool {
         match &self.kind {
             Kind::Const(decision) => *decision,
             Kind::Probabilistic { boundary, .. } => trace_id.low() & (u64::MAX >> 1) <= *boundary,

@@ -91,10 +91,13 @@ impl SpanGuard {
     pub(crate) fn start_explicit(&mut self, callsite: &'static Callsite, parent: &Context) {
         debug_assert_eq!(self.kind, Kind::Off);
         if let Some(tracer) = tracer::get() {
-            if parent.is_valid() {
-                self.begin(tracer, callsite, parent, true);
-            } else {
+            // An empty context names no parent: the ambient one is used. One without ids that
+            // carries a decision or baggage (read from a request that sent only those) is a
+            // parent all the same: the root started under it honours them.
+            if parent.is_empty() {
                 self.start_ambient(tracer, callsite);
+            } else {
+                self.begin(tracer, callsite, parent, true);
             }
         }
     }
@@ -118,7 +121,12 @@ impl SpanGuard {
         parent: &Context,
         explicit: bool,
     ) {
-        if !parent.is_valid() {
+        if parent.is_pending() {
+            // An unsampled root made elsewhere (a caller that said "do not sample"): followed,
+            // not re-sampled. Only explicit parents get here; an ambient one stops at
+            // `starts_spans`.
+            self.enter_context(parent.clone());
+        } else if !parent.is_valid() {
             self.root(tracer, callsite, parent);
         } else if parent.is_sampled() {
             self.record(tracer, callsite, parent.child(ids::span_id()), parent);
@@ -131,7 +139,13 @@ impl SpanGuard {
 
     #[inline]
     fn root(&mut self, tracer: &'static Tracer, callsite: &'static Callsite, carry: &Context) {
-        let (sampled, trace_id) = tracer.sampler.sample();
+        // A caller may force sampling without naming a trace (Jaeger's `jaeger-debug-id`, B3's
+        // `b3: 1`): its decision stands in for the sampler's.
+        let (sampled, trace_id) = if carry.is_sampled() {
+            (true, None)
+        } else {
+            tracer.sampler.sample()
+        };
         if sampled {
             let trace_id = trace_id.unwrap_or_else(ids::trace_id);
             let cx = Context::sampled_root(trace_id, ids::span_id(), carry);

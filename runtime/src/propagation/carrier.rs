@@ -1,0 +1,111 @@
+//! Carriers: where propagation reads and writes headers. Header names are case-insensitive, so
+//! formats ask for lowercase names and carriers match them whatever case was sent.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+/// Headers a context is read from (an incoming request's).
+///
+/// Implemented for `HashMap<String, String>`, `Vec<(String, String)>` and, with the `http`
+/// feature, `http::HeaderMap`.
+pub trait Extractor {
+    /// The value of the header `name` (given in lowercase; matched in any case). When a header
+    /// is repeated, the first value.
+    fn get(&self, name: &str) -> Option<&str>;
+
+    /// Calls `f` with every header whose name starts with `prefix` (lowercase; matched in any
+    /// case), for formats that carry one item per header (Jaeger's `uberctx-{key}` baggage).
+    fn for_each_prefixed(&self, prefix: &str, f: &mut dyn FnMut(&str, &str));
+}
+
+/// Headers a context is written to (an outgoing request's).
+pub trait Injector {
+    /// Sets the header `name` (lowercase) to `value`, replacing any value it had.
+    fn set(&mut self, name: &str, value: String);
+}
+
+fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+impl<S: BuildHasher> Extractor for HashMap<String, String, S> {
+    fn get(&self, name: &str) -> Option<&str> {
+        HashMap::get(self, name).map(String::as_str).or_else(|| {
+            self.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        })
+    }
+
+    fn for_each_prefixed(&self, prefix: &str, f: &mut dyn FnMut(&str, &str)) {
+        for (k, v) in self {
+            if starts_with_ignore_case(k, prefix) {
+                f(k, v);
+            }
+        }
+    }
+}
+
+impl<S: BuildHasher> Injector for HashMap<String, String, S> {
+    fn set(&mut self, name: &str, value: String) {
+        self.insert(name.to_owned(), value);
+    }
+}
+
+impl Extractor for Vec<(String, String)> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn for_each_prefixed(&self, prefix: &str, f: &mut dyn FnMut(&str, &str)) {
+        for (k, v) in self {
+            if starts_with_ignore_case(k, prefix) {
+                f(k, v);
+            }
+        }
+    }
+}
+
+impl Injector for Vec<(String, String)> {
+    fn set(&mut self, name: &str, value: String) {
+        self.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        self.push((name.to_owned(), value));
+    }
+}
+
+#[cfg(feature = "http")]
+impl Extractor for http::HeaderMap {
+    fn get(&self, name: &str) -> Option<&str> {
+        // A value that is not visible ASCII cannot be a valid trace header: treated as absent.
+        http::HeaderMap::get(self, name)?.to_str().ok()
+    }
+
+    fn for_each_prefixed(&self, prefix: &str, f: &mut dyn FnMut(&str, &str)) {
+        // `HeaderMap` names are lowercase already.
+        for (k, v) in self {
+            if k.as_str().starts_with(prefix) {
+                if let Ok(v) = v.to_str() {
+                    f(k.as_str(), v);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "http")]
+impl Injector for http::HeaderMap {
+    fn set(&mut self, name: &str, value: String) {
+        // Names come from the formats (valid tokens) and baggage keys (checked before they get
+        // here), values are encoded: a failure means a bug, and a header is skipped rather than
+        // the request failed.
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::try_from(value),
+        ) {
+            self.insert(name, value);
+        }
+    }
+}
