@@ -65,6 +65,8 @@ mod span;
 mod tag;
 mod tracer;
 
+#[cfg(feature = "http")]
+pub mod http;
 pub mod propagation;
 pub mod report;
 pub mod testing;

@@ -102,6 +102,15 @@ impl SpanGuard {
         }
     }
 
+    /// Starts a span under `parent`, a new root when it names none, never under the ambient
+    /// span: for a request from another process.
+    pub(crate) fn start_remote(&mut self, callsite: &'static Callsite, parent: &Context) {
+        debug_assert_eq!(self.kind, Kind::Off);
+        if let Some(tracer) = tracer::get() {
+            self.begin(tracer, callsite, parent, true);
+        }
+    }
+
     /// Starts a span under the current span of this thread or task (or a new root).
     #[inline(always)]
     fn start_ambient(&mut self, tracer: &'static Tracer, callsite: &'static Callsite) {
