@@ -394,7 +394,10 @@ fn any_context() -> impl Strategy<Value = Context> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    // 2,000 cases in the normal suite; the documented long run sets PROPTEST_CASES=1000000.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2000)
+    ))]
 
     #[test]
     fn every_format_round_trips_what_it_can_carry(cx in any_context()) {
