@@ -84,13 +84,18 @@ pub(super) fn inject(cx: &Context, carrier: &mut dyn Injector) {
     if cx.is_valid() {
         carrier.set(
             TRACE_HEADER,
-            format!(
-                "{}:{}:{:x}:{:x}",
-                cx.trace_id(),
-                cx.span_id(),
-                cx.parent_id().map_or(0, SpanId::get),
-                cx.flags()
-            ),
+            // Ids padded like the span id (as Jaeger's UI shows them), a root's parent as `0`.
+            match cx.parent_id() {
+                Some(parent) => {
+                    format!(
+                        "{}:{}:{parent}:{:x}",
+                        cx.trace_id(),
+                        cx.span_id(),
+                        cx.flags()
+                    )
+                }
+                None => format!("{}:{}:0:{:x}", cx.trace_id(), cx.span_id(), cx.flags()),
+            },
         );
     }
     for (key, value) in cx.baggage_items() {
