@@ -274,7 +274,7 @@ async fn a_5xx_and_a_refused_connection_are_errors_with_a_log_saying_which() {
         failed.logs()[0]
             .field("message")
             .unwrap()
-            .starts_with("connect failed")
+            .starts_with("connection failed: ")
     );
 }
 

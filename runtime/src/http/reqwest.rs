@@ -43,18 +43,18 @@ fn describe(error: &reqwest_middleware::Error) -> (&'static str, String) {
     let reqwest_middleware::Error::Reqwest(e) = error else {
         return ("middleware", error.to_string());
     };
-    let kind = if e.is_timeout() {
-        "timeout"
+    let (kind, what) = if e.is_timeout() {
+        ("timeout", "timed out")
     } else if e.is_connect() {
-        "connect"
+        ("connect", "connection failed")
     } else {
-        "request"
+        ("request", "request failed")
     };
     let mut cause: &dyn std::error::Error = e;
     while let Some(source) = cause.source() {
         cause = source;
     }
-    (kind, format!("{kind} failed: {cause}"))
+    (kind, format!("{what}: {cause}"))
 }
 
 #[async_trait::async_trait]
