@@ -1,6 +1,7 @@
 //! What `TraceLayer` adds to a request: a hello-world axum handler called in process (no
-//! network, so the row is the middleware and not the kernel), without the layer, with it under a
-//! tracer that samples nothing, and under one that samples everything, in one run.
+//! network, so the row is the middleware and not the kernel), without a layer, with a
+//! pass-through layer, with `TraceLayer` for a sampled caller and for an unsampled one, in one
+//! run; and the propagator's header reading alone.
 //!
 //! Run: `cargo bench -p traced --features axum --bench http_middleware`.
 
@@ -27,13 +28,8 @@ impl Sink for Discard {
     }
 }
 
-fn app(traced: bool) -> Router {
-    let router = Router::new().route("/v0/images/{id}", get(|| async { "hello" }));
-    if traced {
-        router.layer(traced::http::TraceLayer::new())
-    } else {
-        router
-    }
+fn router() -> Router {
+    Router::new().route("/v0/images/{id}", get(|| async { "hello" }))
 }
 
 fn request() -> Request<Body> {
@@ -56,10 +52,21 @@ fn bench(c: &mut Criterion) {
         runtime.block_on(async move { black_box(router.oneshot(request()).await) })
     };
 
-    let plain = app(false);
+    // Reading a request's context alone: every format's headers looked up, the Jaeger one parsed.
+    let headers = request().headers().clone();
+    let propagator = traced::propagation::Propagator::default();
+    group.bench_function("extract_only", |b| {
+        b.iter(|| black_box(propagator.extract(&headers)))
+    });
+    let plain = router();
     group.bench_function("no_layer", |b| b.iter(|| call(&plain)));
+    // Any layer costs something in axum (the route's service is wrapped and cloned per
+    // request): a pass-through layer shows how much, so the next rows can be read as that plus
+    // what tracing adds.
+    let passthrough = router().layer(tower::util::MapRequestLayer::new(|req: Request<Body>| req));
+    group.bench_function("passthrough_layer", |b| b.iter(|| call(&passthrough)));
 
-    let traced_app = app(true);
+    let traced_app = router().layer(traced::http::TraceLayer::new());
     // The caller's header says sampled; under `never` the remote decision still wins, so the
     // unsampled row sends an unsampled header instead.
     let guard = traced::init(

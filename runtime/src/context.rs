@@ -5,8 +5,6 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use rustracing_jaeger::span::TraceId as JaegerTraceId;
-
 const FLAG_SAMPLED: u8 = 0b01;
 const FLAG_DEBUG: u8 = 0b10;
 /// Not a Jaeger flag: an unsampled root whose ids are not made yet. Its ids are needed only if
@@ -67,13 +65,6 @@ impl TraceId {
     pub const fn is_valid(self) -> bool {
         self.high != 0 || self.low != 0
     }
-
-    pub(crate) fn from_jaeger(id: JaegerTraceId) -> Self {
-        TraceId {
-            high: id.high,
-            low: id.low,
-        }
-    }
 }
 
 impl fmt::Display for TraceId {
@@ -121,11 +112,19 @@ impl FromStr for TraceId {
         if s.len() > 32 || !is_hex(s) {
             return Err(ParseIdError::new("trace id", 32, s));
         }
-        // Validated above, so rustracing_jaeger's parser (which splits high and low) cannot fail.
-        let id = s
-            .parse::<JaegerTraceId>()
-            .map(TraceId::from_jaeger)
-            .map_err(|_| ParseIdError::new("trace id", 32, s))?;
+        // Validated above: both halves parse.
+        let split = s.len().saturating_sub(16);
+        let half = |h: &str| {
+            if h.is_empty() {
+                Ok(0)
+            } else {
+                u64::from_str_radix(h, 16)
+            }
+        };
+        let id = match (half(&s[..split]), half(&s[split..])) {
+            (Ok(high), Ok(low)) => TraceId { high, low },
+            _ => return Err(ParseIdError::new("trace id", 32, s)),
+        };
         if id.is_valid() {
             Ok(id)
         } else {

@@ -9,9 +9,9 @@ use crate::context::{Context, SpanId, TraceId};
 pub(super) const SINGLE: &str = "b3";
 pub(super) const TRACE_ID: &str = "x-b3-traceid";
 pub(super) const SPAN_ID: &str = "x-b3-spanid";
-const PARENT_ID: &str = "x-b3-parentspanid";
+pub(super) const PARENT_ID: &str = "x-b3-parentspanid";
 pub(super) const SAMPLED: &str = "x-b3-sampled";
-const FLAGS: &str = "x-b3-flags";
+pub(super) const FLAGS: &str = "x-b3-flags";
 
 /// The longest valid single header: 32 + 16 + 1 + 16 digits and 3 dashes.
 const MAX_SINGLE: usize = 68;

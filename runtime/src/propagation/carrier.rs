@@ -76,11 +76,48 @@ impl Injector for Vec<(String, String)> {
     }
 }
 
+/// The header names the formats read, parsed once: a `HeaderMap` lookup by `&str` parses the
+/// name on every call, which was most of the cost of reading a request's context.
+#[cfg(feature = "http")]
+fn known(name: &str) -> Option<&'static http::HeaderName> {
+    use super::{b3, jaeger, w3c};
+    use http::HeaderName;
+    macro_rules! known {
+        ($($name:expr),* $(,)?) => {{
+            $({
+                static HEADER: HeaderName = HeaderName::from_static($name);
+                if name == $name {
+                    return Some(&HEADER);
+                }
+            })*
+            None
+        }};
+    }
+    known!(
+        jaeger::TRACE_HEADER,
+        w3c::TRACEPARENT,
+        b3::SINGLE,
+        b3::TRACE_ID,
+        b3::SPAN_ID,
+        b3::PARENT_ID,
+        b3::SAMPLED,
+        b3::FLAGS,
+        w3c::TRACESTATE,
+        jaeger::DEBUG_HEADER,
+        jaeger::BAGGAGE_HEADER,
+        w3c::BAGGAGE,
+    )
+}
+
 #[cfg(feature = "http")]
 impl Extractor for http::HeaderMap {
     fn get(&self, name: &str) -> Option<&str> {
+        let value = match known(name) {
+            Some(name) => http::HeaderMap::get(self, name),
+            None => http::HeaderMap::get(self, name),
+        };
         // A value that is not visible ASCII cannot be a valid trace header: treated as absent.
-        http::HeaderMap::get(self, name)?.to_str().ok()
+        value?.to_str().ok()
     }
 
     fn for_each_prefixed(&self, prefix: &str, f: &mut dyn FnMut(&str, &str)) {

@@ -10,7 +10,7 @@ use crate::context::{Context, SpanId, TraceId};
 
 pub(super) const TRACE_HEADER: &str = "uber-trace-id";
 pub(super) const DEBUG_HEADER: &str = "jaeger-debug-id";
-const BAGGAGE_HEADER: &str = "jaeger-baggage";
+pub(super) const BAGGAGE_HEADER: &str = "jaeger-baggage";
 const BAGGAGE_PREFIX: &str = "uberctx-";
 
 /// Longer than any valid value (32 + 16 + 16 + 2 digits and 3 colons, URL-encoded at worst).

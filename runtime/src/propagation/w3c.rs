@@ -9,7 +9,7 @@ use crate::context::{Context, SpanId, TraceId};
 
 pub(super) const TRACEPARENT: &str = "traceparent";
 pub(super) const TRACESTATE: &str = "tracestate";
-const BAGGAGE: &str = "baggage";
+pub(super) const BAGGAGE: &str = "baggage";
 
 /// Version 00 is exactly this long; later versions may append fields.
 const V00_LEN: usize = 55;
