@@ -5,13 +5,14 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::report::{Protocol, Sink};
+use crate::report::{Auth, Protocol, Sink};
 use crate::sampler::Sampler;
 use crate::tag::{IntoTagValue, TagValue};
 
 /// Where spans are sent.
 pub(crate) enum Destination {
     Agent { address: String, protocol: Protocol },
+    Collector { endpoint: String, auth: Auth },
     Sink(Box<dyn Sink>),
 }
 
@@ -42,12 +43,20 @@ pub(crate) enum Destination {
 /// | `JAEGER_SAMPLER_PARAM` | 0 or 1; a probability; traces per second | `1` |
 /// | `JAEGER_TAGS` | process tags, `k=v,k2=${ENV_VAR:default}` | none |
 /// | `JAEGER_DISABLED` | `true` installs no tracer | `false` |
+/// | `JAEGER_ENDPOINT` | a collector, `http://host:14268/api/traces` (instead of the agent) | none |
+/// | `JAEGER_USER`, `JAEGER_PASSWORD` | basic authentication to the collector | none |
+/// | `JAEGER_AUTH_TOKEN` | bearer authentication to the collector | none |
+/// | `JAEGER_REPORTER_MAX_QUEUE_SIZE` | spans each thread may have waiting ([`Config::queue_size`]) | `2048` |
+/// | `JAEGER_REPORTER_FLUSH_INTERVAL` | longest wait of a finished span (`1s`, `500ms`) | `1s` |
+/// | `JAEGER_REPORTER_LOG_SPANS` | `true` also prints each span (console sink) | `false` |
 pub struct Config {
     pub(crate) service_name: String,
     pub(crate) tags: Vec<(String, TagValue)>,
     pub(crate) sampler: Sampler,
     pub(crate) destination: Destination,
     pub(crate) max_packet_size: usize,
+    pub(crate) max_tag_value_length: usize,
+    pub(crate) log_spans: bool,
     pub(crate) queue_size: usize,
     pub(crate) flush_interval: Duration,
     pub(crate) shutdown_timeout: Duration,
@@ -70,6 +79,8 @@ impl Config {
                 protocol: Protocol::Compact,
             },
             max_packet_size: crate::report::agent::DEFAULT_MAX_PACKET_SIZE,
+            max_tag_value_length: crate::report::DEFAULT_MAX_TAG_VALUE_LENGTH,
+            log_spans: false,
             queue_size: DEFAULT_QUEUE_SIZE,
             flush_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(5),
@@ -125,7 +136,46 @@ impl Config {
             protocol: Protocol::Compact,
         };
 
+        if let Some(endpoint) = var("JAEGER_ENDPOINT").filter(|e| !e.trim().is_empty()) {
+            crate::report::collector_endpoint(&endpoint)
+                .map_err(|reason| invalid("JAEGER_ENDPOINT", &endpoint, reason))?;
+            config.destination = Destination::Collector {
+                endpoint,
+                auth: auth_from(&var)?,
+            };
+        }
+
         config.sampler = sampler_from(var("JAEGER_SAMPLER_TYPE"), var("JAEGER_SAMPLER_PARAM"))?;
+
+        if let Some(value) = var("JAEGER_REPORTER_MAX_QUEUE_SIZE") {
+            config.queue_size = value
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1 << 20).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "JAEGER_REPORTER_MAX_QUEUE_SIZE",
+                        &value,
+                        "expected a number of spans from 1 to 1048576",
+                    )
+                })?;
+        }
+        if let Some(value) = var("JAEGER_REPORTER_FLUSH_INTERVAL") {
+            config.flush_interval =
+                parse_duration(&value)
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        invalid(
+                            "JAEGER_REPORTER_FLUSH_INTERVAL",
+                            &value,
+                            "expected a duration such as 1s or 500ms",
+                        )
+                    })?;
+        }
+        if let Some(value) = var("JAEGER_REPORTER_LOG_SPANS") {
+            config.log_spans = parse_bool("JAEGER_REPORTER_LOG_SPANS", &value)?;
+        }
 
         if let Some(value) = var("JAEGER_TAGS") {
             config.tags = parse_tags(&value, &var)?;
@@ -161,6 +211,33 @@ impl Config {
             address: address.into(),
             protocol,
         };
+        self
+    }
+
+    /// Reports to the Jaeger collector at `endpoint` (`http://host:14268/api/traces`) over
+    /// HTTP, thrift binary, authenticated with `auth`. Checked by [`crate::init`].
+    #[must_use]
+    pub fn collector(mut self, endpoint: impl Into<String>, auth: Auth) -> Self {
+        self.destination = Destination::Collector {
+            endpoint: endpoint.into(),
+            auth,
+        };
+        self
+    }
+
+    /// Also writes each finished span as a line on standard output (Jaeger's
+    /// `JAEGER_REPORTER_LOG_SPANS`).
+    #[must_use]
+    pub fn log_spans(mut self, log: bool) -> Self {
+        self.log_spans = log;
+        self
+    }
+
+    /// Cuts string tag values longer than `bytes` when they are sent to Jaeger (default 256, as
+    /// Jaeger's Go client does).
+    #[must_use]
+    pub fn max_tag_value_length(mut self, bytes: usize) -> Self {
+        self.max_tag_value_length = bytes;
         self
     }
 
@@ -243,6 +320,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let destination = match &self.destination {
             Destination::Agent { address, protocol } => format!("agent {address} ({protocol:?})"),
+            Destination::Collector { endpoint, auth } => format!("collector {endpoint} ({auth:?})"),
             Destination::Sink(_) => "custom sink".to_owned(),
         };
         f.debug_struct("Config")
@@ -270,6 +348,67 @@ fn executable_name() -> String {
         .ok()
         .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "unknown_service".to_owned())
+}
+
+/// The collector's authentication from `JAEGER_USER`/`JAEGER_PASSWORD` or `JAEGER_AUTH_TOKEN`.
+fn auth_from(var: &impl Fn(&str) -> Option<String>) -> Result<Auth, Error> {
+    let set = |name: &str| var(name).filter(|v| !v.is_empty());
+    match (
+        set("JAEGER_USER"),
+        set("JAEGER_PASSWORD"),
+        set("JAEGER_AUTH_TOKEN"),
+    ) {
+        (None, None, None) => Ok(Auth::None),
+        (None, None, Some(token)) => Ok(Auth::Bearer(token)),
+        (Some(user), Some(password), None) => Ok(Auth::Basic { user, password }),
+        (Some(user), None, _) => Err(invalid(
+            "JAEGER_USER",
+            &user,
+            "JAEGER_PASSWORD must be set with it",
+        )),
+        (None, Some(_), _) => Err(invalid(
+            "JAEGER_PASSWORD",
+            "***",
+            "JAEGER_USER must be set with it",
+        )),
+        (Some(user), Some(_), Some(_)) => Err(invalid(
+            "JAEGER_USER",
+            &user,
+            "set either JAEGER_USER and JAEGER_PASSWORD or JAEGER_AUTH_TOKEN, not both",
+        )),
+    }
+}
+
+/// Go's duration syntax as Jaeger clients take it: a number and a unit (`ns`, `us`, `ms`, `s`,
+/// `m`, `h`), possibly fractional, possibly several (`1m30s`).
+fn parse_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * seconds;
+    }
+    Duration::try_from_secs_f64(total).ok()
 }
 
 fn parse_bool(variable: &'static str, value: &str) -> Result<bool, Error> {
@@ -444,6 +583,74 @@ mod tests {
             .starts_with("JAEGER_DISABLED=\"yes please\""));
         assert!(error(&[("JAEGER_TAGS", "a=1,oops")]).contains("\"oops\" is not key=value"));
         assert!(error(&[("JAEGER_TAGS", "a=${:x}")]).contains("names no variable"));
+    }
+
+    #[test]
+    fn collector_and_reporter_variables() {
+        let config = from(&[
+            ("JAEGER_ENDPOINT", "http://jaeger:14268/api/traces"),
+            ("JAEGER_USER", "ann"),
+            ("JAEGER_PASSWORD", "secret"),
+            ("JAEGER_REPORTER_MAX_QUEUE_SIZE", "100"),
+            ("JAEGER_REPORTER_FLUSH_INTERVAL", "1m30.5s"),
+            ("JAEGER_REPORTER_LOG_SPANS", "true"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            &config.destination,
+            Destination::Collector { endpoint, auth: Auth::Basic { user, password } }
+                if endpoint == "http://jaeger:14268/api/traces" && user == "ann" && password == "secret"
+        ));
+        assert_eq!(config.queue_size, 100);
+        assert_eq!(config.flush_interval, Duration::from_millis(90_500));
+        assert!(config.log_spans);
+        let bearer = from(&[
+            ("JAEGER_ENDPOINT", "http://c/api/traces"),
+            ("JAEGER_AUTH_TOKEN", "t0k3n"),
+        ])
+        .unwrap();
+        assert!(
+            matches!(&bearer.destination, Destination::Collector { auth: Auth::Bearer(t), .. } if t == "t0k3n")
+        );
+        assert_eq!(
+            from(&[("JAEGER_REPORTER_FLUSH_INTERVAL", "250ms")])
+                .unwrap()
+                .flush_interval,
+            Duration::from_millis(250)
+        );
+    }
+
+    #[test]
+    fn bad_collector_and_reporter_values_name_the_variable_and_the_value() {
+        assert!(
+            error(&[("JAEGER_ENDPOINT", "https://jaeger/api/traces")]).starts_with(
+                "JAEGER_ENDPOINT=\"https://jaeger/api/traces\" is invalid: https is not supported"
+            )
+        );
+        assert!(error(&[("JAEGER_ENDPOINT", "jaeger:14268")])
+            .starts_with("JAEGER_ENDPOINT=\"jaeger:14268\" is invalid: expected http://"));
+        assert!(
+            error(&[("JAEGER_ENDPOINT", "http://c/"), ("JAEGER_USER", "ann")])
+                .starts_with("JAEGER_USER=\"ann\" is invalid: JAEGER_PASSWORD must be set")
+        );
+        let password = error(&[
+            ("JAEGER_ENDPOINT", "http://c/"),
+            ("JAEGER_PASSWORD", "hunter2"),
+        ]);
+        assert!(!password.contains("hunter2"), "{password}");
+        assert_eq!(
+            error(&[("JAEGER_REPORTER_MAX_QUEUE_SIZE", "lots")]),
+            "JAEGER_REPORTER_MAX_QUEUE_SIZE=\"lots\" is invalid: expected a number of spans from 1 to 1048576"
+        );
+        assert!(error(&[("JAEGER_REPORTER_MAX_QUEUE_SIZE", "0")]).contains("from 1"));
+        assert_eq!(
+            error(&[("JAEGER_REPORTER_FLUSH_INTERVAL", "soon")]),
+            "JAEGER_REPORTER_FLUSH_INTERVAL=\"soon\" is invalid: expected a duration such as 1s or 500ms"
+        );
+        assert!(error(&[("JAEGER_REPORTER_FLUSH_INTERVAL", "10")]).contains("expected a duration"));
+        assert!(error(&[("JAEGER_REPORTER_FLUSH_INTERVAL", "0s")]).contains("expected a duration"));
+        assert!(error(&[("JAEGER_REPORTER_LOG_SPANS", "loud")])
+            .starts_with("JAEGER_REPORTER_LOG_SPANS=\"loud\""));
     }
 
     #[test]

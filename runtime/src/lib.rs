@@ -147,7 +147,7 @@ pub use tag::{IntoTagValue, TagValue};
 pub use traced_macros::traced;
 
 use config::Destination;
-use report::{AgentSink, Process, Sink};
+use report::{AgentSink, CollectorSink, ConsoleSink, Process, Sink};
 use tracer::Tracer;
 
 /// Installs the global tracer described by `config` and starts its reporter thread.
@@ -170,11 +170,34 @@ pub fn init(config: Config) -> Result<TracerGuard, Error> {
     let sink: Box<dyn Sink> = match config.destination {
         Destination::Agent { address, protocol } => {
             match AgentSink::new(address.as_str(), protocol) {
-                Ok(sink) => Box::new(sink.max_packet_size(config.max_packet_size)),
+                Ok(sink) => Box::new(
+                    sink.max_packet_size(config.max_packet_size)
+                        .max_tag_value_length(config.max_tag_value_length),
+                ),
                 Err(source) => return Err(Error::Agent { address, source }),
             }
         }
+        Destination::Collector { endpoint, auth } => match CollectorSink::new(&endpoint) {
+            Ok(sink) => Box::new(
+                sink.auth(auth)
+                    .max_tag_value_length(config.max_tag_value_length),
+            ),
+            Err(e) => {
+                return Err(Error::InvalidSetting {
+                    setting: "collector",
+                    reason: e.to_string(),
+                })
+            }
+        },
         Destination::Sink(sink) => sink,
+    };
+    let sink: Box<dyn Sink> = if config.log_spans {
+        Box::new(report::Tee {
+            primary: sink,
+            also: ConsoleSink::stdout(),
+        })
+    } else {
+        sink
     };
     let process = Process {
         service_name: config.service_name,

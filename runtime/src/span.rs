@@ -104,6 +104,7 @@ impl SpanGuard {
 
     /// Starts a span under `parent`, a new root when it names none, never under the ambient
     /// span: for a request from another process.
+    #[cfg(feature = "http")]
     pub(crate) fn start_remote(&mut self, callsite: &'static Callsite, parent: &Context) {
         debug_assert_eq!(self.kind, Kind::Off);
         if let Some(tracer) = tracer::get() {

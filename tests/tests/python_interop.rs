@@ -6,10 +6,10 @@
 //! The test installs its peer: a venv under the target directory with the pinned
 //! `tests/interop/requirements.txt` (from PyPI), made on first run and whenever they change.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use axum::Router;
 use axum::routing::get;
@@ -18,78 +18,6 @@ use serde_json::Value;
 use traced::http::{TraceLayer, TracingMiddleware};
 use traced::testing::Capture;
 use traced::{Context, FinishedSpan, traced};
-
-fn run(command: &mut Command) {
-    let output = command.output().expect("runs");
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The venv's python, with jaeger-client installed.
-fn python() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
-    let python = venv.join("bin").join("python");
-    let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).expect("requirements");
-    let stamp = venv.join("installed-requirements.txt");
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-        run(Command::new("python3")
-            .args(["-m", "venv", "--clear"])
-            .arg(&venv));
-        run(Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements));
-        std::fs::write(&stamp, wanted).expect("stamp");
-    }
-    python
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/jaeger_peer.py")
-}
-
-/// The Python leaf service, stopped (stdin closed, then killed) when dropped.
-struct Leaf {
-    child: Child,
-    port: u16,
-}
-
-impl Leaf {
-    fn start(python: &Path) -> Leaf {
-        let mut child = Command::new(python)
-            .arg(script())
-            .arg("serve")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starts the Python leaf");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().expect("stdout"))
-            .read_line(&mut line)
-            .expect("reads the port");
-        let port = line.trim().parse().expect("the leaf prints its port");
-        Leaf { child, port }
-    }
-}
-
-impl Drop for Leaf {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[traced]
 async fn ask_leaf(url: String) -> String {
@@ -117,8 +45,8 @@ fn named<'a>(spans: &'a [FinishedSpan], name: &str) -> &'a FinishedSpan {
 
 #[test]
 fn python_to_rust_to_python_is_one_trace_in_every_sampling_mode() {
-    let python = python();
-    let leaf = Leaf::start(&python);
+    let python = support::python();
+    let leaf = support::Peer::start("jaeger_peer.py", &["serve"]);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let leaf_url = format!("http://127.0.0.1:{}/leaf", leaf.port);
     let addr: SocketAddr = runtime.block_on(async {
@@ -141,7 +69,7 @@ fn python_to_rust_to_python_is_one_trace_in_every_sampling_mode() {
     });
     let call = |mode: &str| -> Value {
         let output = Command::new(&python)
-            .arg(script())
+            .arg(support::script("jaeger_peer.py"))
             .args(["call", &format!("http://{addr}/v0/images"), mode])
             .output()
             .expect("runs the Python caller");

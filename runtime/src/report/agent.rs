@@ -10,7 +10,7 @@ use thrift_codec::message::Message;
 use thrift_codec::{BinaryEncode, CompactEncode};
 
 use super::sink::{Batch, Sent, Sink, SinkError};
-use super::thrift;
+use super::thrift::{self, Limits};
 
 /// The thrift protocol the agent listens for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -57,6 +57,7 @@ pub struct AgentSink {
     agent: SocketAddr,
     protocol: Protocol,
     max_packet_size: usize,
+    limits: Limits,
 }
 
 /// The agent's default datagram limit (`--processor.jaeger-compact.server-max-packet-size`).
@@ -81,6 +82,7 @@ impl AgentSink {
             agent,
             protocol,
             max_packet_size: DEFAULT_MAX_PACKET_SIZE,
+            limits: Limits::default(),
         })
     }
 
@@ -88,6 +90,13 @@ impl AgentSink {
     #[must_use]
     pub fn max_packet_size(mut self, bytes: usize) -> Self {
         self.max_packet_size = bytes;
+        self
+    }
+
+    /// Cuts string tag values longer than `bytes` (default 256), as Jaeger's Go client does.
+    #[must_use]
+    pub fn max_tag_value_length(mut self, bytes: usize) -> Self {
+        self.limits.max_tag_value_length = bytes;
         self
     }
 
@@ -117,6 +126,74 @@ impl AgentSink {
     }
 }
 
+impl AgentSink {
+    /// Cuts a span too large for one datagram until it fits: logs first (last first), then
+    /// tags, then the operation name; a `traced.truncated` tag says what was cut. Returns its
+    /// encoded length. A span is never split over datagrams (the agent could not join them) and
+    /// never silently lost.
+    fn shorten(&self, span: &mut jaeger::Span, budget: usize) -> usize {
+        let (logs, tags) = (span.logs.len(), span.tags.len());
+        let marker = |span: &jaeger::Span| jaeger::Tag::String {
+            key: "traced.truncated".into(),
+            value: format!(
+                "span larger than a {}-byte datagram: {} of {logs} logs and {} of {tags} tags cut",
+                self.max_packet_size,
+                logs - span.logs.len(),
+                tags - span.tags.len()
+            ),
+        };
+        // Each item is measured once; what a list header grows by with the count (a few bytes)
+        // is covered by the slack, and the result is measured whole at the end.
+        const SLACK: usize = 32;
+        let encoded = |value: Struct| self.protocol.encoded_len(value);
+        let log_sizes: Vec<usize> = span
+            .logs
+            .iter()
+            .map(|l| encoded(l.clone().into()))
+            .collect();
+        let tag_sizes: Vec<usize> = span
+            .tags
+            .iter()
+            .map(|t| encoded(t.clone().into()))
+            .collect();
+        let mut bare = span.clone();
+        bare.logs.clear();
+        bare.tags.clear();
+        bare.tags.push(marker(&bare));
+        let mut size = encoded(bare.into()) + SLACK;
+        let fits = |sizes: &[usize], size: &mut usize| {
+            sizes
+                .iter()
+                .take_while(|&&n| {
+                    let fits = *size + n <= budget;
+                    if fits {
+                        *size += n;
+                    }
+                    fits
+                })
+                .count()
+        };
+        let keep_tags = fits(&tag_sizes, &mut size);
+        let keep_logs = fits(&log_sizes, &mut size);
+        span.tags.truncate(keep_tags);
+        span.logs.truncate(keep_logs);
+        loop {
+            let mut marked = span.clone();
+            marked.tags.push(marker(span));
+            let len = encoded(marked.clone().into());
+            if len <= budget {
+                *span = marked;
+                return len;
+            }
+            if span.logs.pop().is_none() && span.tags.pop().is_none() {
+                // Only the name is left to cut.
+                let keep = span.operation_name.len() / 2;
+                span.operation_name = thrift::truncate(&span.operation_name, keep).to_owned();
+            }
+        }
+    }
+}
+
 impl Sink for AgentSink {
     fn send(&mut self, batch: &Batch<'_>) -> Result<Sent, SinkError> {
         let process = thrift::process(batch.process());
@@ -128,8 +205,11 @@ impl Sink for AgentSink {
         let mut packet = Vec::new();
         let mut size = 0;
         for span in batch.spans() {
-            let span = thrift::span(span);
-            let len = self.protocol.encoded_len(Struct::from(span.clone()));
+            let mut span = thrift::span(span, &self.limits);
+            let mut len = self.protocol.encoded_len(Struct::from(span.clone()));
+            if len > budget {
+                len = self.shorten(&mut span, budget);
+            }
             if !packet.is_empty() && size + len > budget {
                 self.send_packet(&process, std::mem::take(&mut packet), &mut out, &mut sent)?;
                 size = 0;

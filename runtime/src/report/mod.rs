@@ -3,12 +3,22 @@
 //! application's threads.
 
 pub(crate) mod agent;
+mod collector;
 mod console;
 mod sink;
+mod tee;
 mod thread;
 pub(crate) mod thrift;
 
 pub use agent::{AgentSink, Protocol};
+pub use collector::{Auth, CollectorSink};
 pub use console::ConsoleSink;
 pub use sink::{Batch, Process, Sent, Sink, SinkError};
+pub use thrift::DEFAULT_MAX_TAG_VALUE_LENGTH;
+
+/// Checks a collector endpoint, for the configuration's errors.
+pub(crate) fn collector_endpoint(url: &str) -> Result<(), String> {
+    collector::Endpoint::parse(url).map(drop)
+}
+pub(crate) use tee::Tee;
 pub(crate) use thread::spawn;

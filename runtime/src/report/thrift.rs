@@ -16,12 +16,43 @@ fn micros_since_epoch(time: SystemTime) -> i64 {
     }
 }
 
-pub(crate) fn tag(key: &str, value: &TagValue) -> jaeger::Tag {
+/// What the encoding may cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// String tag values are cut to this many bytes (at a character boundary), as Jaeger's Go
+    /// client does: a tag is for searching, not for holding a request body.
+    pub(crate) max_tag_value_length: usize,
+}
+
+/// The Go client's default.
+pub const DEFAULT_MAX_TAG_VALUE_LENGTH: usize = 256;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_tag_value_length: DEFAULT_MAX_TAG_VALUE_LENGTH,
+        }
+    }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+pub(crate) fn tag(key: &str, value: &TagValue, limits: &Limits) -> jaeger::Tag {
     let key = key.to_owned();
     match value {
         TagValue::String(value) => jaeger::Tag::String {
             key,
-            value: value.to_string(),
+            value: truncate(value, limits.max_tag_value_length).to_owned(),
         },
         TagValue::Boolean(value) => jaeger::Tag::Bool { key, value: *value },
         TagValue::Integer(value) => jaeger::Tag::Long { key, value: *value },
@@ -31,7 +62,7 @@ pub(crate) fn tag(key: &str, value: &TagValue) -> jaeger::Tag {
 
 /// Ids are unsigned in Rust and signed in thrift: the bits are kept, as Jaeger clients do.
 #[allow(clippy::cast_possible_wrap)]
-pub(crate) fn span(span: &FinishedSpan) -> jaeger::Span {
+pub(crate) fn span(span: &FinishedSpan, limits: &Limits) -> jaeger::Span {
     let trace_id_low = span.trace_id.low() as i64;
     let trace_id_high = span.trace_id.high() as i64;
     let parent_span_id = span.parent_id.get() as i64;
@@ -55,7 +86,7 @@ pub(crate) fn span(span: &FinishedSpan) -> jaeger::Span {
         flags: i32::from(span.flags),
         start_time: micros_since_epoch(span.start_time()),
         duration: i64::try_from(span.duration().as_micros()).unwrap_or(i64::MAX),
-        tags: span.tags().map(|(k, v)| tag(k, &v)).collect(),
+        tags: span.tags().map(|(k, v)| tag(k, &v, limits)).collect(),
         logs: span
             .logs()
             .iter()
@@ -71,5 +102,18 @@ pub(crate) fn process(process: &Process) -> jaeger::Process {
     jaeger::Process {
         service_name: process.service_name.clone(),
         tags: process.tags.iter().map(jaeger::Tag::from).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncate("hello", 10), "hello");
+        assert_eq!(truncate("hello", 3), "hel");
+        assert_eq!(truncate("héllo", 2), "h", "é is two bytes");
+        assert_eq!(truncate("héllo", 3), "hé");
     }
 }
