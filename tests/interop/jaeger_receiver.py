@@ -3,13 +3,16 @@ wrote: the Apache `thrift` library and the thrift classes Jaeger's authors gener
 Uber's `jaeger-client`.
 
   jaeger_receiver.py udp compact|binary SPANS SECONDS
-  jaeger_receiver.py http SPANS SECONDS [FAIL_FIRST]
+  jaeger_receiver.py http SPANS SECONDS [FAIL_FIRST [HANG_SECONDS]]
 
 Prints the port it listens on, then receives until SPANS spans arrived or SECONDS passed, and
 prints one JSON document: every batch (process and spans, all fields), the size of every
 datagram or request body, and for HTTP the request headers. With FAIL_FIRST = n, the first n
-HTTP requests are answered 500.
+HTTP requests are answered 500, each after HANG_SECONDS (default 0). It listens on port
+$RECEIVER_PORT when set (to come back where a stopped receiver was), else on any free port.
 """
+
+import os
 
 import json
 import socket
@@ -74,7 +77,7 @@ def batch_json(batch):
 def udp(protocol, wanted, seconds):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", PORT))
     print(sock.getsockname()[1], flush=True)
     factory = (
         TCompactProtocol.TCompactProtocolFactory()
@@ -111,7 +114,7 @@ def udp(protocol, wanted, seconds):
     return {"batches": batches, "sizes": [len(d) for d in datagrams], "errors": errors}
 
 
-def http(wanted, seconds, fail_first):
+def http(wanted, seconds, fail_first, hang):
     state = {"batches": [], "sizes": [], "errors": [], "headers": [], "spans": 0, "seen": 0}
     done = threading.Event()
 
@@ -122,6 +125,7 @@ def http(wanted, seconds, fail_first):
             state["seen"] += 1
             state["headers"].append({k.lower(): v for k, v in self.headers.items()})
             if state["seen"] <= fail_first:
+                time.sleep(hang)
                 self.send_response(500)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -143,7 +147,7 @@ def http(wanted, seconds, fail_first):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
     print(server.server_address[1], flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     done.wait(seconds)
@@ -152,11 +156,14 @@ def http(wanted, seconds, fail_first):
     return state
 
 
+PORT = int(os.environ.get("RECEIVER_PORT", "0"))
+
 if __name__ == "__main__":
     kind = sys.argv[1]
     if kind == "udp":
         result = udp(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     else:
         fail_first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-        result = http(int(sys.argv[2]), float(sys.argv[3]), fail_first)
+        hang = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+        result = http(int(sys.argv[2]), float(sys.argv[3]), fail_first, hang)
     print(json.dumps(result), flush=True)

@@ -67,9 +67,15 @@ pub struct Peer {
 
 impl Peer {
     pub fn start(script_name: &str, args: &[&str]) -> Peer {
+        Peer::start_with_env(script_name, args, &[])
+    }
+
+    /// [`Peer::start`] with environment variables set for the peer.
+    pub fn start_with_env(script_name: &str, args: &[&str], env: &[(&str, &str)]) -> Peer {
         let mut child = Command::new(python())
             .arg(script(script_name))
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
