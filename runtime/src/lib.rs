@@ -216,7 +216,7 @@ pub fn init(config: Config) -> Result<TracerGuard, Error> {
 }
 
 /// The tags Jaeger clients put on their process, then the configured ones.
-fn process_tags(configured: Vec<(String, TagValue)>) -> Vec<Tag> {
+pub(crate) fn process_tags(configured: Vec<(String, TagValue)>) -> Vec<Tag> {
     let mut tags = vec![Tag::new(
         "jaeger.version",
         concat!("Rust-traced-", env!("CARGO_PKG_VERSION")),

@@ -63,8 +63,6 @@ pub struct AgentSink {
 /// The agent's default datagram limit (`--processor.jaeger-compact.server-max-packet-size`).
 pub const DEFAULT_MAX_PACKET_SIZE: usize = 65_000;
 
-/// Room for the message envelope around the batch: name, sequence id, struct and list headers.
-const ENVELOPE: usize = 64;
 
 impl AgentSink {
     /// A sink sending to `agent` (a `host:port`, resolved now) with `protocol`.
@@ -100,30 +98,6 @@ impl AgentSink {
         self
     }
 
-    fn send_packet(
-        &self,
-        process: &jaeger::Process,
-        spans: Vec<jaeger::Span>,
-        out: &mut Vec<u8>,
-        sent: &mut Sent,
-    ) -> Result<(), SinkError> {
-        let batch = jaeger::Batch {
-            process: process.clone(),
-            spans,
-        };
-        out.clear();
-        self.protocol
-            .encode(&Message::from(agent::EmitBatchNotification { batch }), out)?;
-        self.socket.send_to(out, self.agent).map_err(|e| {
-            SinkError::new(format_args!(
-                "sending to the Jaeger agent at {} failed: {e}",
-                self.agent
-            ))
-        })?;
-        sent.bytes += out.len() as u64;
-        sent.batches += 1;
-        Ok(())
-    }
 }
 
 impl AgentSink {
@@ -194,31 +168,134 @@ impl AgentSink {
     }
 }
 
+/// An `emitBatch` datagram split around its list of spans: every span is encoded once, into
+/// its own bytes, and a datagram is `head`, the list header, the spans' bytes, `tail`. (Thrift
+/// encodes a nested struct without reference to what surrounds it, in both protocols, so the
+/// bytes of a span are the same wherever it goes.)
+struct Envelope {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl Envelope {
+    /// Encodes the message with an empty span list, and cuts it at that list.
+    fn new(protocol: Protocol, process: jaeger::Process) -> Result<Envelope, SinkError> {
+        let batch = jaeger::Batch {
+            process,
+            spans: Vec::new(),
+        };
+        let mut bytes = Vec::new();
+        protocol.encode(&Message::from(agent::EmitBatchNotification { batch }), &mut bytes)?;
+        // The empty list of structs, then the stops of the batch and of the call's arguments.
+        let empty_list: &[u8] = match protocol {
+            Protocol::Compact => &[0x0C],
+            Protocol::Binary => &[0x0C, 0, 0, 0, 0],
+        };
+        let tail = [0, 0];
+        let cut = bytes.len() - empty_list.len() - tail.len();
+        if bytes[cut..cut + empty_list.len()] != *empty_list || bytes[cut + empty_list.len()..] != tail {
+            return Err(SinkError::new("unexpected emitBatch encoding (a thrift_codec change?)"));
+        }
+        bytes.truncate(cut);
+        Ok(Envelope {
+            head: bytes,
+            tail: tail.to_vec(),
+        })
+    }
+
+    /// The list header for `count` structs, written into `out`.
+    fn list_header(protocol: Protocol, count: usize, out: &mut Vec<u8>) {
+        match protocol {
+            Protocol::Compact if count < 15 => {
+                // Compact: the count in the high nibble when it fits. `count < 15` fits a u8.
+                out.push(u8::try_from(count << 4).unwrap_or(0xF0) | 0x0C);
+            }
+            Protocol::Compact => {
+                out.push(0xFC);
+                let mut n = count;
+                while n >= 0x80 {
+                    out.push(u8::try_from(n & 0x7F).unwrap_or(0) | 0x80);
+                    n >>= 7;
+                }
+                out.push(u8::try_from(n).unwrap_or(0));
+            }
+            Protocol::Binary => {
+                out.push(0x0C);
+                out.extend_from_slice(&i32::try_from(count).unwrap_or(i32::MAX).to_be_bytes());
+            }
+        }
+    }
+
+    /// Bytes around `count` spans at most: head, the longest list header, tail.
+    fn overhead(&self) -> usize {
+        self.head.len() + 5 + self.tail.len()
+    }
+}
+
+impl AgentSink {
+    fn encode_span(&self, span: jaeger::Span, out: &mut Vec<u8>) -> Result<(), SinkError> {
+        let span = Struct::from(span);
+        match self.protocol {
+            Protocol::Compact => span.compact_encode(out),
+            Protocol::Binary => span.binary_encode(out),
+        }
+        .map_err(|e| SinkError::new(format_args!("thrift encoding failed: {e}")))
+    }
+
+    fn send_datagram(
+        &self,
+        envelope: &Envelope,
+        spans: &[u8],
+        count: usize,
+        out: &mut Vec<u8>,
+        sent: &mut Sent,
+    ) -> Result<(), SinkError> {
+        out.clear();
+        out.extend_from_slice(&envelope.head);
+        Envelope::list_header(self.protocol, count, out);
+        out.extend_from_slice(spans);
+        out.extend_from_slice(&envelope.tail);
+        self.socket.send_to(out, self.agent).map_err(|e| {
+            SinkError::new(format_args!(
+                "sending to the Jaeger agent at {} failed: {e}",
+                self.agent
+            ))
+        })?;
+        sent.bytes += out.len() as u64;
+        sent.batches += 1;
+        Ok(())
+    }
+}
+
 impl Sink for AgentSink {
     fn send(&mut self, batch: &Batch<'_>) -> Result<Sent, SinkError> {
-        let process = thrift::process(batch.process());
-        let budget = self
-            .max_packet_size
-            .saturating_sub(ENVELOPE + self.protocol.encoded_len(Struct::from(process.clone())));
+        let envelope = Envelope::new(self.protocol, thrift::process(batch.process()))?;
+        let budget = self.max_packet_size.saturating_sub(envelope.overhead());
         let mut sent = Sent::default();
         let mut out = Vec::with_capacity(self.max_packet_size);
-        let mut packet = Vec::new();
-        let mut size = 0;
+        // The encoded spans of the datagram being filled.
+        let mut spans = Vec::with_capacity(self.max_packet_size);
+        let mut count = 0;
+        let mut one = Vec::new();
         for span in batch.spans() {
-            let mut span = thrift::span(span, &self.limits);
-            let mut len = self.protocol.encoded_len(Struct::from(span.clone()));
-            if len > budget {
-                len = self.shorten(&mut span, budget);
+            one.clear();
+            self.encode_span(thrift::span(span, &self.limits), &mut one)?;
+            if one.len() > budget {
+                let mut shortened = thrift::span(span, &self.limits);
+                self.shorten(&mut shortened, budget);
+                one.clear();
+                self.encode_span(shortened, &mut one)?;
             }
-            if !packet.is_empty() && size + len > budget {
-                self.send_packet(&process, std::mem::take(&mut packet), &mut out, &mut sent)?;
-                size = 0;
+            if count > 0 && spans.len() + one.len() > budget {
+                self.send_datagram(&envelope, &spans, count, &mut out, &mut sent)?;
+                spans.clear();
+                count = 0;
             }
-            size += len;
-            packet.push(span);
+            spans.extend_from_slice(&one);
+            count += 1;
         }
-        if !packet.is_empty() {
-            self.send_packet(&process, packet, &mut out, &mut sent)?;
+        if count > 0 {
+            self.send_datagram(&envelope, &spans, count, &mut out, &mut sent)?;
         }
         Ok(sent)
     }

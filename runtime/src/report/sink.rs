@@ -17,6 +17,15 @@ pub struct Process {
 }
 
 impl Process {
+    /// A process named `service_name`, with the tags Jaeger clients put on it (`hostname`,
+    /// `ip`, `jaeger.version`), for sinks tested or measured on their own.
+    pub fn new(service_name: impl Into<String>) -> Self {
+        Process {
+            service_name: service_name.into(),
+            tags: crate::process_tags(Vec::new()),
+        }
+    }
+
     /// The service name.
     pub fn service_name(&self) -> &str {
         &self.service_name
@@ -35,6 +44,11 @@ pub struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
+    /// A batch of `spans` reported by `process`, for sinks tested or measured on their own.
+    pub fn new(process: &'a Process, spans: &'a [FinishedSpan]) -> Self {
+        Batch { process, spans }
+    }
+
     /// The reporting process.
     pub fn process(&self) -> &'a Process {
         self.process
