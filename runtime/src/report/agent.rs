@@ -9,6 +9,7 @@ use thrift_codec::data::Struct;
 use thrift_codec::message::Message;
 use thrift_codec::{BinaryEncode, CompactEncode};
 
+use super::encode::{self, Envelope};
 use super::sink::{Batch, Sent, Sink, SinkError};
 use super::thrift::{self, Limits};
 
@@ -39,6 +40,14 @@ impl Protocol {
         .map_err(|e| SinkError::new(format_args!("thrift encoding failed: {e}")))
     }
 
+    fn encode_struct(self, value: Struct, out: &mut Vec<u8>) -> Result<(), SinkError> {
+        match self {
+            Protocol::Compact => value.compact_encode(out),
+            Protocol::Binary => value.binary_encode(out),
+        }
+        .map_err(|e| SinkError::new(format_args!("thrift encoding failed: {e}")))
+    }
+
     fn encoded_len(self, value: Struct) -> usize {
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail.
@@ -62,7 +71,6 @@ pub struct AgentSink {
 
 /// The agent's default datagram limit (`--processor.jaeger-compact.server-max-packet-size`).
 pub const DEFAULT_MAX_PACKET_SIZE: usize = 65_000;
-
 
 impl AgentSink {
     /// A sink sending to `agent` (a `host:port`, resolved now) with `protocol`.
@@ -97,7 +105,6 @@ impl AgentSink {
         self.limits.max_tag_value_length = bytes;
         self
     }
-
 }
 
 impl AgentSink {
@@ -168,80 +175,7 @@ impl AgentSink {
     }
 }
 
-/// An `emitBatch` datagram split around its list of spans: every span is encoded once, into
-/// its own bytes, and a datagram is `head`, the list header, the spans' bytes, `tail`. (Thrift
-/// encodes a nested struct without reference to what surrounds it, in both protocols, so the
-/// bytes of a span are the same wherever it goes.)
-struct Envelope {
-    head: Vec<u8>,
-    tail: Vec<u8>,
-}
-
-impl Envelope {
-    /// Encodes the message with an empty span list, and cuts it at that list.
-    fn new(protocol: Protocol, process: jaeger::Process) -> Result<Envelope, SinkError> {
-        let batch = jaeger::Batch {
-            process,
-            spans: Vec::new(),
-        };
-        let mut bytes = Vec::new();
-        protocol.encode(&Message::from(agent::EmitBatchNotification { batch }), &mut bytes)?;
-        // The empty list of structs, then the stops of the batch and of the call's arguments.
-        let empty_list: &[u8] = match protocol {
-            Protocol::Compact => &[0x0C],
-            Protocol::Binary => &[0x0C, 0, 0, 0, 0],
-        };
-        let tail = [0, 0];
-        let cut = bytes.len() - empty_list.len() - tail.len();
-        if bytes[cut..cut + empty_list.len()] != *empty_list || bytes[cut + empty_list.len()..] != tail {
-            return Err(SinkError::new("unexpected emitBatch encoding (a thrift_codec change?)"));
-        }
-        bytes.truncate(cut);
-        Ok(Envelope {
-            head: bytes,
-            tail: tail.to_vec(),
-        })
-    }
-
-    /// The list header for `count` structs, written into `out`.
-    fn list_header(protocol: Protocol, count: usize, out: &mut Vec<u8>) {
-        match protocol {
-            Protocol::Compact if count < 15 => {
-                // Compact: the count in the high nibble when it fits. `count < 15` fits a u8.
-                out.push(u8::try_from(count << 4).unwrap_or(0xF0) | 0x0C);
-            }
-            Protocol::Compact => {
-                out.push(0xFC);
-                let mut n = count;
-                while n >= 0x80 {
-                    out.push(u8::try_from(n & 0x7F).unwrap_or(0) | 0x80);
-                    n >>= 7;
-                }
-                out.push(u8::try_from(n).unwrap_or(0));
-            }
-            Protocol::Binary => {
-                out.push(0x0C);
-                out.extend_from_slice(&i32::try_from(count).unwrap_or(i32::MAX).to_be_bytes());
-            }
-        }
-    }
-
-    /// Bytes around `count` spans at most: head, the longest list header, tail.
-    fn overhead(&self) -> usize {
-        self.head.len() + 5 + self.tail.len()
-    }
-}
-
 impl AgentSink {
-    fn encode_span(&self, span: jaeger::Span, out: &mut Vec<u8>) -> Result<(), SinkError> {
-        let span = Struct::from(span);
-        match self.protocol {
-            Protocol::Compact => span.compact_encode(out),
-            Protocol::Binary => span.binary_encode(out),
-        }
-        .map_err(|e| SinkError::new(format_args!("thrift encoding failed: {e}")))
-    }
-
     fn send_datagram(
         &self,
         envelope: &Envelope,
@@ -250,11 +184,7 @@ impl AgentSink {
         out: &mut Vec<u8>,
         sent: &mut Sent,
     ) -> Result<(), SinkError> {
-        out.clear();
-        out.extend_from_slice(&envelope.head);
-        Envelope::list_header(self.protocol, count, out);
-        out.extend_from_slice(spans);
-        out.extend_from_slice(&envelope.tail);
+        envelope.write(spans, count, out);
         self.socket.send_to(out, self.agent).map_err(|e| {
             SinkError::new(format_args!(
                 "sending to the Jaeger agent at {} failed: {e}",
@@ -269,7 +199,14 @@ impl AgentSink {
 
 impl Sink for AgentSink {
     fn send(&mut self, batch: &Batch<'_>) -> Result<Sent, SinkError> {
-        let envelope = Envelope::new(self.protocol, thrift::process(batch.process()))?;
+        let mut encoded = Vec::new();
+        let empty = encode::empty_batch(thrift::process(batch.process()));
+        self.protocol.encode(
+            &Message::from(agent::EmitBatchNotification { batch: empty }),
+            &mut encoded,
+        )?;
+        // The stops of the batch struct and of the call's arguments follow the span list.
+        let envelope = Envelope::cut(encoded, self.protocol, 2)?;
         let budget = self.max_packet_size.saturating_sub(envelope.overhead());
         let mut sent = Sent::default();
         let mut out = Vec::with_capacity(self.max_packet_size);
@@ -279,12 +216,13 @@ impl Sink for AgentSink {
         let mut one = Vec::new();
         for span in batch.spans() {
             one.clear();
-            self.encode_span(thrift::span(span, &self.limits), &mut one)?;
+            encode::span(&mut one, self.protocol, span, &self.limits);
             if one.len() > budget {
                 let mut shortened = thrift::span(span, &self.limits);
                 self.shorten(&mut shortened, budget);
                 one.clear();
-                self.encode_span(shortened, &mut one)?;
+                self.protocol
+                    .encode_struct(Struct::from(shortened), &mut one)?;
             }
             if count > 0 && spans.len() + one.len() > budget {
                 self.send_datagram(&envelope, &spans, count, &mut out, &mut sent)?;

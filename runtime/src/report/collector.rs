@@ -10,10 +10,11 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use rustracing_jaeger::thrift::jaeger;
 use thrift_codec::data::Struct;
 use thrift_codec::BinaryEncode;
 
+use super::agent::Protocol;
+use super::encode::{self, Envelope};
 use super::sink::{Batch, Sent, Sink, SinkError};
 use super::thrift::{self, Limits};
 
@@ -277,17 +278,18 @@ fn base64(bytes: &[u8]) -> String {
 
 impl Sink for CollectorSink {
     fn send(&mut self, batch: &Batch<'_>) -> Result<Sent, SinkError> {
-        let body = jaeger::Batch {
-            process: thrift::process(batch.process()),
-            spans: batch
-                .spans()
-                .map(|span| thrift::span(span, &self.limits))
-                .collect(),
-        };
-        let mut out = Vec::new();
-        Struct::from(body)
-            .binary_encode(&mut out)
+        let mut encoded = Vec::new();
+        Struct::from(encode::empty_batch(thrift::process(batch.process())))
+            .binary_encode(&mut encoded)
             .map_err(|e| SinkError::new(format_args!("thrift encoding failed: {e}")))?;
+        // The batch struct's stop follows the span list.
+        let envelope = Envelope::cut(encoded, Protocol::Binary, 1)?;
+        let mut spans = Vec::new();
+        for span in batch.spans() {
+            encode::span(&mut spans, Protocol::Binary, span, &self.limits);
+        }
+        let mut out = Vec::with_capacity(spans.len() + envelope.overhead());
+        envelope.write(&spans, batch.len(), &mut out);
         let mut wait = self.backoff;
         let mut attempt = 0;
         loop {

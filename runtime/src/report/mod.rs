@@ -5,6 +5,7 @@
 pub(crate) mod agent;
 mod collector;
 mod console;
+mod encode;
 mod sink;
 mod tee;
 mod thread;
