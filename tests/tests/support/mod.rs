@@ -114,3 +114,52 @@ impl Drop for Peer {
         let _ = self.child.wait();
     }
 }
+
+/// The number of spans in an agent `emitBatch` datagram (thrift compact), decoded by
+/// thrift_codec.
+pub fn spans_in_datagram(datagram: &[u8]) -> usize {
+    use thrift_codec::CompactDecode;
+    use thrift_codec::data::{Data, Struct};
+    use thrift_codec::message::Message;
+
+    fn field(s: &Struct, id: i16) -> Option<&Data> {
+        s.fields().iter().find(|f| f.id() == id).map(|f| f.data())
+    }
+    let message = Message::compact_decode(&mut &datagram[..]).expect("a thrift compact message");
+    assert_eq!(message.method_name(), "emitBatch");
+    match field(message.body(), 1) {
+        Some(Data::Struct(batch)) => match field(batch, 2) {
+            Some(Data::List(spans)) => spans.len(),
+            other => panic!("a Batch has a list of spans: {other:?}"),
+        },
+        other => panic!("emitBatch's argument is a Batch: {other:?}"),
+    }
+}
+
+/// CPU time (user + system) a thread of this process named `name` has used, if there is one
+/// (Linux: `/proc/self/task/*/stat`).
+pub fn thread_cpu(name: &str) -> Option<std::time::Duration> {
+    let ticks_per_second =
+        String::from_utf8(Command::new("getconf").arg("CLK_TCK").output().ok()?.stdout)
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()?;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path();
+        let comm = std::fs::read_to_string(path.join("comm")).ok()?;
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        return Some(std::time::Duration::from_millis(
+            (utime + stime) * 1000 / ticks_per_second,
+        ));
+    }
+    None
+}
