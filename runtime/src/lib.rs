@@ -178,10 +178,20 @@ pub fn init(config: Config) -> Result<TracerGuard, Error> {
             }
         }
         Destination::Collector { endpoint, auth } => match CollectorSink::new(&endpoint) {
-            Ok(sink) => Box::new(
-                sink.auth(auth)
-                    .max_tag_value_length(config.max_tag_value_length),
-            ),
+            Ok(sink) => {
+                // The host is resolved on every request, so a collector that starts later or
+                // moves is found; one that does not resolve now gets a warning, not an error.
+                if let Err(e) = sink.resolve() {
+                    eprintln!(
+                        "traced: the Jaeger collector {endpoint:?} does not resolve now ({e}); \
+                         spans are sent once it does, and counted as failed until then"
+                    );
+                }
+                Box::new(
+                    sink.auth(auth)
+                        .max_tag_value_length(config.max_tag_value_length),
+                )
+            }
             Err(e) => {
                 return Err(Error::InvalidSetting {
                     setting: "collector",

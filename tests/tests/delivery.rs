@@ -45,6 +45,8 @@ fn remote_parent() -> Context {
         true,
     )
     .expect("valid ids")
+    // Sampled and debug: both flag bits travel.
+    .with_flags(3)
 }
 
 /// Thrift ids are signed; the bits are the same.
@@ -101,7 +103,8 @@ fn check_round_trip(out: &Value) {
     assert_eq!(handle["traceIdHigh"], signed(TRACE_HIGH));
     assert_eq!(handle["traceIdLow"], signed(TRACE_LOW));
     assert_eq!(handle["parentSpanId"], signed(REMOTE_PARENT));
-    assert_eq!(handle["flags"], 1);
+    assert_eq!(handle["flags"], 3);
+    assert_eq!(background["flags"], 3);
     assert_eq!(handle["references"], serde_json::json!([]));
     assert!(
         handle["startTime"].as_i64().unwrap() > 1_600_000_000_000_000,

@@ -225,3 +225,31 @@ fn a_burst_past_the_queue_while_the_collector_hangs_is_dropped_and_counted_exact
         "{settled:?}"
     );
 }
+
+#[test]
+fn an_unresolvable_agent_is_an_error_at_init_and_an_unresolvable_collector_is_retried() {
+    let _one = ONE_TRACER.lock().unwrap_or_else(|e| e.into_inner());
+    let error = traced::init(config().agent("no-such-host.invalid:6831"))
+        .expect_err("the agent's host does not resolve")
+        .to_string();
+    assert!(
+        error.starts_with("cannot report to the Jaeger agent at \"no-such-host.invalid:6831\""),
+        "{error}"
+    );
+
+    let sink = CollectorSink::new("http://no-such-host.invalid:14268/api/traces")
+        .unwrap()
+        .retries(1, Duration::from_millis(10));
+    let guard = traced::init(config().sink(sink)).expect("starts, and keeps trying");
+    work(1);
+    assert!(guard.flush());
+    let metrics = guard.metrics();
+    assert_eq!(metrics.spans_failed, 1, "{metrics:?}");
+    assert!(
+        metrics
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("no-such-host.invalid")),
+        "{metrics:?}"
+    );
+}

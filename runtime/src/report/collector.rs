@@ -183,15 +183,23 @@ impl CollectorSink {
         self
     }
 
-    fn addresses(&self) -> io::Result<Vec<SocketAddr>> {
-        Ok((self.endpoint.host.as_str(), self.endpoint.port)
+    /// Resolves the endpoint's host now.
+    pub(crate) fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
+        let addresses: Vec<SocketAddr> = (self.endpoint.host.as_str(), self.endpoint.port)
             .to_socket_addrs()?
-            .collect())
+            .collect();
+        if addresses.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "the host resolved to nothing",
+            ));
+        }
+        Ok(addresses)
     }
 
     /// One attempt: the status code, or why there was none.
     fn post(&self, body: &[u8]) -> io::Result<u16> {
-        let addresses = self.addresses()?;
+        let addresses = self.resolve()?;
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the host resolved to nothing");
         let mut stream = None;
         for address in addresses {
