@@ -379,9 +379,17 @@ fn auth_from(var: &impl Fn(&str) -> Option<String>) -> Result<Auth, Error> {
     }
 }
 
-/// Go's duration syntax as Jaeger clients take it: a number and a unit (`ns`, `us`, `ms`, `s`,
-/// `m`, `h`), possibly fractional, possibly several (`1m30s`).
-fn parse_duration(text: &str) -> Option<Duration> {
+/// Parses Go's duration syntax, as Jaeger's variables and query API write durations: a number
+/// and a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), possibly fractional, possibly several.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(traced::parse_duration("1m30.5s"), Some(Duration::from_millis(90_500)));
+/// assert_eq!(traced::parse_duration("250ms"), Some(Duration::from_millis(250)));
+/// assert_eq!(traced::parse_duration("10"), None, "a unit is needed");
+/// ```
+pub fn parse_duration(text: &str) -> Option<Duration> {
     let mut rest = text.trim();
     if rest.is_empty() {
         return None;

@@ -82,7 +82,7 @@ use std::time::Duration;
 use rustracing::log::LogField;
 use rustracing::tag::Tag;
 
-pub use config::{Config, DEFAULT_QUEUE_SIZE};
+pub use config::{parse_duration, Config, DEFAULT_QUEUE_SIZE};
 pub use context::{Context, ParseIdError, SpanId, TraceId};
 pub use error::Error;
 pub use finished::{FinishedSpan, Log, ReferenceKind};

@@ -1,0 +1,193 @@
+//! `traced-collector`: run the collector, or look at a trace from a running one.
+//!
+//! ```text
+//! traced-collector [serve] [--bind IP] [--udp-compact PORT] [--udp-binary PORT] [--http PORT]
+//!                  [--query PORT] [--max-spans N] [--max-bytes N]
+//! traced-collector show <trace-id> [--query HOST:PORT] [--width N]
+//! traced-collector export <trace-id> [--query HOST:PORT] [--out FILE]
+//! ```
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use traced_collector::{Collector, Config, waterfall};
+
+const USAGE: &str = "usage:
+  traced-collector [serve] [--bind IP] [--udp-compact PORT] [--udp-binary PORT] [--http PORT]
+                   [--query PORT] [--max-spans N] [--max-bytes N]
+  traced-collector show <trace-id> [--query HOST:PORT] [--width N]
+  traced-collector export <trace-id> [--query HOST:PORT] [--out FILE]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("show") => show(&args[1..]),
+        Some("export") => export(&args[1..]),
+        Some("serve") => serve(&args[1..]),
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => serve(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("traced-collector: {e}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Positional arguments and `--name value` options.
+struct Args<'a> {
+    positional: Vec<&'a str>,
+    options: Vec<(&'a str, &'a str)>,
+}
+
+impl Args<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+}
+
+fn options<'a>(args: &'a [String], known: &[&str]) -> Result<Args<'a>, String> {
+    let (mut positional, mut options) = (Vec::new(), Vec::new());
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if let Some(name) = arg.strip_prefix("--") {
+            if !known.contains(&name) {
+                return Err(format!("unknown option --{name}"));
+            }
+            let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+            options.push((name, value.as_str()));
+        } else {
+            positional.push(arg.as_str());
+        }
+    }
+    Ok(Args {
+        positional,
+        options,
+    })
+}
+
+fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("--{name} {value:?} is not valid"))
+}
+
+fn serve(args: &[String]) -> Result<(), String> {
+    let args = options(
+        args,
+        &[
+            "bind",
+            "udp-compact",
+            "udp-binary",
+            "http",
+            "query",
+            "max-spans",
+            "max-bytes",
+        ],
+    )?;
+    if let Some(extra) = args.positional.first() {
+        return Err(format!("unexpected argument {extra:?}"));
+    }
+    let mut config = Config::default();
+    for (name, value) in args.options {
+        match name {
+            "bind" => config.bind = parse(name, value)?,
+            "udp-compact" => config.udp_compact = parse(name, value)?,
+            "udp-binary" => config.udp_binary = parse(name, value)?,
+            "http" => config.http = parse(name, value)?,
+            "query" => config.query = parse(name, value)?,
+            "max-spans" => config.limits.max_spans = parse(name, value)?,
+            "max-bytes" => config.limits.max_bytes = parse(name, value)?,
+            _ => unreachable!("checked by options"),
+        }
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let collector = Collector::start(config).await.map_err(|e| e.to_string())?;
+        println!(
+            "traced-collector: agent udp {} (compact) and {} (binary), collector http://{}/api/traces, \
+             traces at http://{}/",
+            collector.udp_compact_addr(),
+            collector.udp_binary_addr(),
+            collector.http_addr(),
+            collector.query_addr()
+        );
+        tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+        println!("traced-collector: stopped");
+        Ok(())
+    })
+}
+
+/// GETs `path` from the query API at `addr`: the status code and the body.
+fn get(addr: &str, path: &str) -> Result<(u16, String), String> {
+    let error = |e: std::io::Error| format!("the query API at {addr}: {e}");
+    let mut stream = TcpStream::connect(addr).map_err(error)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(error)?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(error)?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(error)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("the query API at {addr} answered no HTTP"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("the query API at {addr} answered no status"))?;
+    Ok((status, body.to_owned()))
+}
+
+/// Fetches the trace named in `args` from the query API (`--query`, default 127.0.0.1:16686).
+fn fetch_trace(args: &Args<'_>) -> Result<serde_json::Value, String> {
+    let [trace_id] = args.positional[..] else {
+        return Err("give one trace id".into());
+    };
+    let query = args.get("query").unwrap_or("127.0.0.1:16686");
+    let (status, body) = get(query, &format!("/api/traces/{trace_id}"))?;
+    if status == 404 {
+        return Err(format!("trace {trace_id} not found at {query}"));
+    }
+    serde_json::from_str(&body)
+        .map_err(|e| format!("the query API answered no JSON ({status}): {e}"))
+}
+
+fn show(args: &[String]) -> Result<(), String> {
+    let args = options(args, &["query", "width"])?;
+    let json = fetch_trace(&args)?;
+    let width = match args.get("width") {
+        Some(v) => parse("width", v)?,
+        None => 120,
+    };
+    let rows = waterfall::rows_of_json(&json["data"][0]);
+    print!("{}", waterfall::render(args.positional[0], &rows, width));
+    Ok(())
+}
+
+fn export(args: &[String]) -> Result<(), String> {
+    let args = options(args, &["query", "out"])?;
+    let json = fetch_trace(&args)?;
+    let out = args.get("out").map_or_else(
+        || format!("trace-{}.json", args.positional[0]),
+        str::to_owned,
+    );
+    let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+    std::fs::write(&out, text).map_err(|e| format!("{out}: {e}"))?;
+    println!("{out}");
+    Ok(())
+}
