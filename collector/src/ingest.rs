@@ -20,7 +20,7 @@ use crate::thrift::{self, Protocol};
 
 /// The largest batch the HTTP endpoint takes; larger ones are refused (413) before being read.
 pub const MAX_BODY: usize = 16 << 20;
-/// How long a client may take to send its body.
+/// How long a client may take to send its body, by default.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Ingest counters.
@@ -71,14 +71,19 @@ pub async fn udp(socket: UdpSocket, protocol: Protocol, store: Arc<Store>, stats
 struct Ingest {
     store: Arc<Store>,
     stats: Arc<Stats>,
+    body_timeout: Duration,
 }
 
 /// The collector's HTTP endpoint.
-pub fn http(store: Arc<Store>, stats: Arc<Stats>) -> Router {
+pub fn http(store: Arc<Store>, stats: Arc<Stats>, body_timeout: Duration) -> Router {
     Router::new()
         .route("/api/traces", post(post_batch))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Ingest { store, stats })
+        .with_state(Ingest {
+            store,
+            stats,
+            body_timeout,
+        })
 }
 
 async fn post_batch(
@@ -101,8 +106,22 @@ async fn post_batch(
             "expected application/x-thrift\n".into(),
         );
     }
+    let announced = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY as u64) {
+        stats.reject(format!(
+            "HTTP batch of {} bytes announced",
+            announced.unwrap_or(0)
+        ));
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a batch is at most {MAX_BODY} bytes\n"),
+        );
+    }
     let body = tokio::time::timeout(
-        BODY_TIMEOUT,
+        ingest.body_timeout,
         axum::body::to_bytes(request.into_body(), MAX_BODY),
     )
     .await;

@@ -47,6 +47,8 @@ pub struct Config {
     pub query: u16,
     /// Store bounds.
     pub limits: Limits,
+    /// How long an HTTP client may take to send a batch's body (default 10 s).
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             http: 14268,
             query: 16686,
             limits: Limits::default(),
+            body_timeout: ingest::BODY_TIMEOUT,
         }
     }
 }
@@ -120,7 +123,7 @@ impl Collector {
             store.clone(),
             stats.clone(),
         )));
-        let ingest_app = ingest::http(store.clone(), stats.clone());
+        let ingest_app = ingest::http(store.clone(), stats.clone(), config.body_timeout);
         collector.tasks.push(tokio::spawn(async move {
             let _ = axum::serve(http, ingest_app).await;
         }));

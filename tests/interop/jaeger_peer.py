@@ -5,6 +5,9 @@
   jaeger_peer.py call URL MODE  starts a root span (MODE: sampled, unsampled, debug) with baggage
                                 `tenant=acme corp`, calls URL with the context injected, and prints
                                 its span and the answer as JSON
+  jaeger_peer.py report PORT    reports a root span and a child (tags, a log) to the Jaeger agent
+                                on 127.0.0.1:PORT with the client's own UDP reporter, and prints
+                                both spans as JSON
 
 Each span is described as jaeger-client sees it: hex ids, flags and baggage.
 """
@@ -12,6 +15,7 @@ Each span is described as jaeger-client sees it: hex ids, flags and baggage.
 import json
 import sys
 import threading
+import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -81,8 +85,38 @@ def call(url, mode):
     print(json.dumps({"root": describe(span), "answer": answer}))
 
 
+def report(port):
+    from jaeger_client import Config
+
+    config = Config(
+        config={
+            "sampler": {"type": "const", "param": 1},
+            "local_agent": {"reporting_host": "127.0.0.1", "reporting_port": port},
+            "reporter_flush_interval": 0.1,
+            "logging": False,
+        },
+        service_name="python-agent-client",
+        validate=True,
+    )
+    reporter_tracer = config.new_tracer()
+    root = reporter_tracer.start_span("python-root", tags={"component": "interop", "answer": 42})
+    child = reporter_tracer.start_span("python-child", child_of=root)
+    child.set_tag("error", True)
+    child.log_kv({"event": "cache miss", "key": "images/7"})
+    child.finish()
+    root.finish()
+    spans = [describe(root), describe(child)]
+    # Let the reporter's IO loop send, then close it (its close returns a future).
+    time.sleep(1.0)
+    reporter_tracer.close()
+    time.sleep(0.5)
+    print(json.dumps(spans), flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve()
+    elif sys.argv[1] == "report":
+        report(int(sys.argv[2]))
     else:
         call(sys.argv[2], sys.argv[3])
