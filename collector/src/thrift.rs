@@ -660,34 +660,48 @@ mod tests {
             proptest::option::of(any::<i64>()),
             (any::<i32>(), any::<i64>(), any::<i64>()),
             proptest::collection::vec(any_tag(), 0..20),
-            proptest::collection::vec((any::<i64>(), proptest::collection::vec(any_tag(), 0..3)), 0..3),
+            proptest::collection::vec(
+                (any::<i64>(), proptest::collection::vec(any_tag(), 0..3)),
+                0..3,
+            ),
         )
-            .prop_map(|((low, high), span_id, parent, name, reference, (flags, start, duration), tags, logs)| {
-                jaeger::Span {
-                    trace_id_low: low,
-                    trace_id_high: high,
+            .prop_map(
+                |(
+                    (low, high),
                     span_id,
-                    parent_span_id: parent,
-                    operation_name: name,
-                    references: reference
-                        .map(|span_id| jaeger::SpanRef {
-                            kind: jaeger::SpanRefKind::FollowsFrom,
-                            trace_id_low: low,
-                            trace_id_high: high,
-                            span_id,
-                        })
-                        .into_iter()
-                        .collect(),
-                    flags,
-                    start_time: start,
-                    duration,
+                    parent,
+                    name,
+                    reference,
+                    (flags, start, duration),
                     tags,
-                    logs: logs
-                        .into_iter()
-                        .map(|(timestamp, fields)| jaeger::Log { timestamp, fields })
-                        .collect(),
-                }
-            })
+                    logs,
+                )| {
+                    jaeger::Span {
+                        trace_id_low: low,
+                        trace_id_high: high,
+                        span_id,
+                        parent_span_id: parent,
+                        operation_name: name,
+                        references: reference
+                            .map(|span_id| jaeger::SpanRef {
+                                kind: jaeger::SpanRefKind::FollowsFrom,
+                                trace_id_low: low,
+                                trace_id_high: high,
+                                span_id,
+                            })
+                            .into_iter()
+                            .collect(),
+                        flags,
+                        start_time: start,
+                        duration,
+                        tags,
+                        logs: logs
+                            .into_iter()
+                            .map(|(timestamp, fields)| jaeger::Log { timestamp, fields })
+                            .collect(),
+                    }
+                },
+            )
     }
 
     fn any_batch() -> impl Strategy<Value = jaeger::Batch> {
@@ -721,8 +735,15 @@ mod tests {
             prop_assert_eq!(got.parent_span_id, unsigned(want.parent_span_id));
             prop_assert_eq!(&got.operation_name, &want.operation_name);
             prop_assert_eq!(got.references.len(), want.references.len());
-            prop_assert_eq!((got.flags, got.start_time, got.duration), (want.flags, want.start_time, want.duration));
-            let tags: Vec<(String, Value)> = got.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
+            prop_assert_eq!(
+                (got.flags, got.start_time, got.duration),
+                (want.flags, want.start_time, want.duration)
+            );
+            let tags: Vec<(String, Value)> = got
+                .tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect();
             prop_assert_eq!(tags, want.tags.iter().map(value_of).collect::<Vec<_>>());
             prop_assert_eq!(got.logs.len(), want.logs.len());
             prop_assert_eq!(&got.process.service_name, &batch.process.service_name);
