@@ -9,10 +9,10 @@ use std::process::Command;
 
 fn chromium() -> PathBuf {
     for name in ["chromium", "chromium-browser"] {
-        if let Ok(out) = Command::new("which").arg(name).output() {
-            if out.status.success() {
-                return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            }
+        if let Ok(out) = Command::new("which").arg(name).output()
+            && out.status.success()
+        {
+            return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         }
     }
     panic!("no chromium: `.ci/test` installs Debian's `chromium` package before the tests");
