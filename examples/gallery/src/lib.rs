@@ -2,8 +2,9 @@
 //! with traced, whose demo answers "where is the slowdown?".
 //!
 //! So far: the image repository (the talk's Mongo repository, whose `GetAllImages` is the call
-//! being traced), with its embedded backend.
+//! being traced), with its embedded backend, and the metadata catalog's HTTP service over it.
 
+pub mod catalog;
 pub mod repository;
 pub mod sqlite;
 
