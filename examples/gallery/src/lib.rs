@@ -2,8 +2,12 @@
 //! with traced, whose demo answers "where is the slowdown?".
 //!
 //! So far: the image repository (the talk's Mongo repository, whose `GetAllImages` is the call
-//! being traced), with its embedded backend, and the metadata catalog's HTTP service over it.
+//! being traced), with its embedded backend, and the three services: the API clients call
+//! ([`api`]), the metadata catalog over the repository ([`catalog`]), the image store on disk
+//! ([`blobs`]).
 
+pub mod api;
+pub mod blobs;
 pub mod catalog;
 pub mod repository;
 pub mod sqlite;
