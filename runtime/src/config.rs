@@ -290,6 +290,21 @@ impl Config {
         self
     }
 
+    /// Names the service `name` unless `JAEGER_SERVICE_NAME` named it: for a program that runs
+    /// as several services, each with its own default.
+    ///
+    /// ```
+    /// let config = traced::Config::from_env().unwrap().default_service_name("gallery-api");
+    /// # let _ = config;
+    /// ```
+    #[must_use]
+    pub fn default_service_name(mut self, name: impl Into<String>) -> Self {
+        if std::env::var("JAEGER_SERVICE_NAME").map_or(true, |n| n.trim().is_empty()) {
+            self.service_name = name.into();
+        }
+        self
+    }
+
     /// The service name.
     pub fn service_name(&self) -> &str {
         &self.service_name

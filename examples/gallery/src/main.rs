@@ -1,0 +1,167 @@
+//! `gallery`: the demo (the default), or one of its three services.
+//!
+//! ```text
+//! gallery [demo] [--requests N]             the whole app, traced, and where its time goes
+//! gallery api --port P --catalog URL --store URL
+//! gallery catalog --port P [--data DIR]
+//! gallery store --port P [--data DIR]
+//! ```
+//!
+//! Each service reports with the `JAEGER_*` variables (service name `gallery-api`,
+//! `gallery-catalog`, `gallery-store` unless `JAEGER_SERVICE_NAME` says otherwise).
+
+mod demo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use gallery::SqliteRepository;
+use gallery::api::Backends;
+
+const USAGE: &str = "usage:
+  gallery [demo] [--requests N]
+  gallery api --port P --catalog URL --store URL
+  gallery catalog --port P [--data DIR]
+  gallery store --port P [--data DIR]";
+
+/// `--name value` options.
+pub(crate) struct Options(Vec<(String, String)>);
+
+impl Options {
+    fn parse(args: &[String], known: &[&str]) -> Result<Options, String> {
+        let mut options = Vec::new();
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let name = arg
+                .strip_prefix("--")
+                .filter(|n| known.contains(n))
+                .ok_or_else(|| format!("unexpected argument {arg:?}"))?;
+            let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+            options.push((name.to_owned(), value.clone()));
+        }
+        Ok(Options(options))
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn required(&self, name: &str) -> Result<&str, String> {
+        self.get(name)
+            .ok_or_else(|| format!("--{name} is required"))
+    }
+
+    pub(crate) fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
+        self.get(name).map_or(Ok(default), |v| {
+            v.parse()
+                .map_err(|_| format!("--{name} {v:?} is not a valid number"))
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.first().map(String::as_str) {
+        Some(c @ ("demo" | "api" | "catalog" | "store")) => (c, &args[1..]),
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => ("demo", &args[..]),
+    };
+    let result = match command {
+        "demo" => Options::parse(rest, &["requests"]).and_then(|o| demo::run(&o)),
+        "api" => Options::parse(rest, &["port", "catalog", "store"])
+            .and_then(|o| service("gallery-api", &o, api)),
+        "catalog" => Options::parse(rest, &["port", "data"])
+            .and_then(|o| service("gallery-catalog", &o, catalog)),
+        _ => Options::parse(rest, &["port", "data"])
+            .and_then(|o| service("gallery-store", &o, store)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gallery: {e}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn data_dir(options: &Options, name: &str) -> PathBuf {
+    options.get("data").map_or_else(
+        || std::env::temp_dir().join("gallery").join(name),
+        PathBuf::from,
+    )
+}
+
+fn api(options: &Options) -> Result<axum::Router, String> {
+    Ok(gallery::api::router(Backends::new(
+        options.required("catalog")?,
+        options.required("store")?,
+    )))
+}
+
+fn catalog(options: &Options) -> Result<axum::Router, String> {
+    let dir = data_dir(options, "catalog");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let repo = SqliteRepository::open(&dir.join("images.db")).map_err(|e| e.to_string())?;
+    Ok(gallery::catalog::router(Arc::new(repo)))
+}
+
+fn store(options: &Options) -> Result<axum::Router, String> {
+    let dir = data_dir(options, "blobs");
+    gallery::blobs::router(dir.clone()).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// Runs one service until interrupted, tracing with the `JAEGER_*` variables; the tracer's
+/// guard, dropped on the way out, flushes the last spans.
+fn service(
+    name: &str,
+    options: &Options,
+    routes: fn(&Options) -> Result<axum::Router, String>,
+) -> Result<(), String> {
+    let port: u16 = options.number("port", 0)?;
+    let config = traced::Config::from_env()
+        .map_err(|e| e.to_string())?
+        .default_service_name(name);
+    let _tracer = traced::init(config).map_err(|e| e.to_string())?;
+    let app = routes(options)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| format!("port {port}: {e}"))?;
+        println!(
+            "{name} listening on http://{}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped())
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Resolves on Ctrl-C, or, under the demo (`GALLERY_PARENT` set), when the demo closes this
+/// process's stdin: a child is stopped that way and still flushes its spans.
+async fn stopped() {
+    let parent_gone = async {
+        if std::env::var_os("GALLERY_PARENT").is_some() {
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut sink = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            })
+            .await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = parent_gone => {}
+    }
+}
