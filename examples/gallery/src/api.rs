@@ -1,8 +1,9 @@
 //! The gallery API: the entry point clients call. It keeps nothing itself: records are the
 //! catalog's, bytes the store's, and each request here is one trace across the three services.
 //!
-//! `GET /v0/images`, `GET /v0/images/{id}`, `POST /v0/images?name=cat.png` (the image as the
-//! body, with its `Content-Type`), `DELETE /v0/images/{id}`. Uploads are checked before anything
+//! `GET /v0/images`, `GET /v0/images/{id}`, `GET /v0/images/{id}/thumbnail` (a PNG),
+//! `POST /v0/images?name=cat.png` (the image as the body, with its `Content-Type`),
+//! `DELETE /v0/images/{id}`. Uploads are checked before anything
 //! is written, and a failed upload leaves nothing behind: no record without bytes, no bytes
 //! without a record.
 
@@ -71,6 +72,7 @@ pub fn router(backends: Backends) -> Router {
     Router::new()
         .route("/v0/images", get(list).post(upload))
         .route("/v0/images/{id}", get(one).delete(remove))
+        .route("/v0/images/{id}/thumbnail", get(thumbnail))
         .layer(DefaultBodyLimit::max(MAX_IMAGE + 1))
         .with_state(Arc::new(backends))
         .layer(TraceLayer::new())
@@ -233,5 +235,38 @@ async fn remove(State(backends): State<Shared>, Path(id): Path<String>) -> Respo
         }
         Ok(other) => relay(other),
         Err(failure) => failure.into_response(),
+    }
+}
+
+async fn thumbnail(State(backends): State<Shared>, Path(id): Path<String>) -> Response {
+    let url = format!("{}/blobs/{id}/thumbnail", backends.store);
+    let response = match backends.client.get(url).send().await {
+        Ok(response) => response,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_GATEWAY,
+                format!("the image store is unreachable: {e}"),
+            );
+        }
+    };
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    match response.bytes().await {
+        Ok(bytes) => (
+            status,
+            [(axum::http::header::CONTENT_TYPE, content_type)],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => error(
+            StatusCode::BAD_GATEWAY,
+            format!("the image store's answer was cut: {e}"),
+        ),
     }
 }

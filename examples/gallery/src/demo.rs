@@ -59,15 +59,9 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
-/// A small image-like payload of `size` bytes (a PNG signature, then filler).
-fn image(size: usize) -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    bytes.resize(size, 0x42);
-    bytes
-}
-
 pub(crate) fn run(options: &Options) -> Result<(), String> {
     let requests: usize = options.number("requests", 200)?;
+    let slow = options.flag("slow");
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let external = std::env::var_os("JAEGER_AGENT_HOST").is_some()
         || std::env::var_os("JAEGER_ENDPOINT").is_some();
@@ -113,13 +107,23 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
             "--data".into(),
             dir("catalog"),
         ])?,
-        spawn(vec![
-            "store".into(),
-            "--port".into(),
-            store_port.to_string(),
-            "--data".into(),
-            dir("blobs"),
-        ])?,
+        spawn(
+            [
+                vec![
+                    "store".into(),
+                    "--port".into(),
+                    store_port.to_string(),
+                    "--data".into(),
+                    dir("blobs"),
+                ],
+                if slow {
+                    vec!["--slow".into()]
+                } else {
+                    Vec::new()
+                },
+            ]
+            .concat(),
+        )?,
         spawn(vec![
             "api".into(),
             "--port".into(),
@@ -131,6 +135,9 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
         ])?,
     ]);
     let api = format!("http://127.0.0.1:{api_port}");
+    if slow {
+        println!("--slow: the image store makes thumbnails on every request");
+    }
     let result = runtime.block_on(drive(&api, requests));
     drop(services);
     let timings = result?;
@@ -143,7 +150,7 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
         times.sort_unstable();
         let p99 = percentile(&times, 0.99);
         println!(
-            "  {endpoint:<28} p50 {:>9}  p95 {:>9}  p99 {:>9}  {}",
+            "  {endpoint:<32} p50 {:>9}  p95 {:>9}  p99 {:>9}  {}",
             ms(percentile(&times, 0.5)),
             ms(percentile(&times, 0.95)),
             ms(p99),
@@ -177,15 +184,16 @@ async fn drive(api: &str, requests: usize) -> Result<Vec<(&'static str, Vec<Dura
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut ids = Vec::new();
-    for (name, size) in [
-        ("cat.png", 20_000),
-        ("dog.png", 150_000),
-        ("bird.png", 2_000_000),
+    // Real PNGs, one of them large: thumbnails of it are real work.
+    for (name, width, height, seed) in [
+        ("cat.png", 320, 240, 1),
+        ("dog.png", 640, 480, 2),
+        ("bird.png", 1600, 1200, 3),
     ] {
         let response = http
             .post(format!("{api}/v0/images?name={name}"))
             .header("content-type", "image/png")
-            .body(image(size))
+            .body(gallery::thumbnail::gradient(width, height, seed))
             .send()
             .await
             .map_err(|e| e.to_string())?;
@@ -194,11 +202,16 @@ async fn drive(api: &str, requests: usize) -> Result<Vec<(&'static str, Vec<Dura
     }
     let mut list = Vec::new();
     let mut one = Vec::new();
+    let mut thumbnails = Vec::new();
     let mut missing = Vec::new();
     for i in 0..requests {
         let (url, times) = match i % 10 {
             0 => (format!("{api}/v0/images/0000000000000000"), &mut missing),
-            1..=3 => (format!("{api}/v0/images/{}", ids[i % ids.len()]), &mut one),
+            1 | 2 => (format!("{api}/v0/images/{}", ids[i % ids.len()]), &mut one),
+            3 | 4 => (
+                format!("{api}/v0/images/{}/thumbnail", ids[i % ids.len()]),
+                &mut thumbnails,
+            ),
             _ => (format!("{api}/v0/images"), &mut list),
         };
         let start = Instant::now();
@@ -225,6 +238,7 @@ async fn drive(api: &str, requests: usize) -> Result<Vec<(&'static str, Vec<Dura
     Ok(vec![
         ("GET /v0/images", list),
         ("GET /v0/images/{id}", one),
+        ("GET /v0/images/{id}/thumbnail", thumbnails),
         ("GET /v0/images/{id} (404)", missing),
     ])
 }

@@ -11,6 +11,7 @@ pub mod blobs;
 pub mod catalog;
 pub mod repository;
 pub mod sqlite;
+pub mod thumbnail;
 
 pub use repository::{Image, ImageRepository, NewImage, RepositoryError};
 pub use sqlite::SqliteRepository;

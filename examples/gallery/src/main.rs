@@ -1,10 +1,10 @@
 //! `gallery`: the demo (the default), or one of its three services.
 //!
 //! ```text
-//! gallery [demo] [--requests N]             the whole app, traced, and where its time goes
+//! gallery [demo] [--requests N] [--slow]    the whole app, traced, and where its time goes
 //! gallery api --port P --catalog URL --store URL
 //! gallery catalog --port P [--data DIR]
-//! gallery store --port P [--data DIR]
+//! gallery store --port P [--data DIR] [--slow]
 //! ```
 //!
 //! Each service reports with the `JAEGER_*` variables (service name `gallery-api`,
@@ -20,27 +20,36 @@ use gallery::SqliteRepository;
 use gallery::api::Backends;
 
 const USAGE: &str = "usage:
-  gallery [demo] [--requests N]
+  gallery [demo] [--requests N] [--slow]
   gallery api --port P --catalog URL --store URL
   gallery catalog --port P [--data DIR]
-  gallery store --port P [--data DIR]";
+  gallery store --port P [--data DIR] [--slow]";
 
-/// `--name value` options.
+/// `--name value` options and `--flag`s.
 pub(crate) struct Options(Vec<(String, String)>);
 
 impl Options {
-    fn parse(args: &[String], known: &[&str]) -> Result<Options, String> {
+    /// Parses `args`: `known` names take a value, `flags` do not.
+    fn parse(args: &[String], known: &[&str], flags: &[&str]) -> Result<Options, String> {
         let mut options = Vec::new();
         let mut it = args.iter();
         while let Some(arg) = it.next() {
-            let name = arg
-                .strip_prefix("--")
-                .filter(|n| known.contains(n))
-                .ok_or_else(|| format!("unexpected argument {arg:?}"))?;
+            let name = arg.strip_prefix("--").unwrap_or_default();
+            if flags.contains(&name) {
+                options.push((name.to_owned(), "true".to_owned()));
+                continue;
+            }
+            if !known.contains(&name) {
+                return Err(format!("unexpected argument {arg:?}"));
+            }
             let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
             options.push((name.to_owned(), value.clone()));
         }
         Ok(Options(options))
+    }
+
+    pub(crate) fn flag(&self, name: &str) -> bool {
+        self.get(name).is_some()
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
@@ -74,12 +83,12 @@ fn main() -> ExitCode {
         _ => ("demo", &args[..]),
     };
     let result = match command {
-        "demo" => Options::parse(rest, &["requests"]).and_then(|o| demo::run(&o)),
-        "api" => Options::parse(rest, &["port", "catalog", "store"])
+        "demo" => Options::parse(rest, &["requests"], &["slow"]).and_then(|o| demo::run(&o)),
+        "api" => Options::parse(rest, &["port", "catalog", "store"], &[])
             .and_then(|o| service("gallery-api", &o, api)),
-        "catalog" => Options::parse(rest, &["port", "data"])
+        "catalog" => Options::parse(rest, &["port", "data"], &[])
             .and_then(|o| service("gallery-catalog", &o, catalog)),
-        _ => Options::parse(rest, &["port", "data"])
+        _ => Options::parse(rest, &["port", "data"], &["slow"])
             .and_then(|o| service("gallery-store", &o, store)),
     };
     match result {
@@ -114,7 +123,8 @@ fn catalog(options: &Options) -> Result<axum::Router, String> {
 
 fn store(options: &Options) -> Result<axum::Router, String> {
     let dir = data_dir(options, "blobs");
-    gallery::blobs::router(dir.clone()).map_err(|e| format!("{}: {e}", dir.display()))
+    gallery::blobs::router(dir.clone(), options.flag("slow"))
+        .map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 /// Runs one service until interrupted, tracing with the `JAEGER_*` variables; the tracer's

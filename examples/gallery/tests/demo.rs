@@ -39,7 +39,6 @@ fn the_demo_runs_three_services_and_shows_the_slowest_trace() {
         "{text}"
     );
     assert!(text.contains("gallery-api HTTP "), "{text}");
-    assert!(text.contains("gallery-catalog "), "{text}");
     assert!(text.contains("◀ slowest"), "{text}");
     let file = text
         .lines()
@@ -53,4 +52,29 @@ fn the_demo_runs_three_services_and_shows_the_slowest_trace() {
     );
     let dir = std::path::Path::new(file).parent().unwrap();
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn with_slow_thumbnails_the_slowest_trace_points_at_making_the_thumbnail() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gallery"))
+        .args(["--requests", "20", "--slow"])
+        .output()
+        .expect("runs the demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("GET /v0/images/{id}/thumbnail"), "{text}");
+    let marked = text
+        .lines()
+        .find(|l| l.contains("◀ slowest"))
+        .unwrap_or_else(|| panic!("a slowest span: {text}"));
+    assert!(marked.contains("gallery-store make_thumbnail"), "{text}");
+    let file = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Jaeger JSON of that trace (loads in Jaeger's UI): "))
+        .expect("the JSON file's path");
+    std::fs::remove_dir_all(std::path::Path::new(file).parent().unwrap()).unwrap();
 }

@@ -34,7 +34,7 @@ async fn gallery(store_url: Option<String>) -> Gallery {
         std::process::id(),
         rand_suffix()
     ));
-    let store = serve(gallery::blobs::router(blobs.clone()).unwrap()).await;
+    let store = serve(gallery::blobs::router(blobs.clone(), false).unwrap()).await;
     let store_url = store_url.unwrap_or_else(|| format!("http://{store}"));
     let api = serve(gallery::api::router(Backends::new(
         format!("http://{catalog}"),
