@@ -2,12 +2,13 @@
 //!
 //! ```text
 //! gallery [demo] [--requests N] [--slow]    the whole app, traced, and where its time goes
-//! gallery api --port P --catalog URL --store URL
-//! gallery catalog --port P [--data DIR]
-//! gallery store --port P [--data DIR] [--slow]
+//! gallery api --port P [--bind IP] --catalog URL --store URL
+//! gallery catalog --port P [--bind IP] [--data DIR]
+//! gallery store --port P [--bind IP] [--data DIR] [--slow]
 //! ```
 //!
-//! Each service reports with the `JAEGER_*` variables (service name `gallery-api`,
+//! Services bind 127.0.0.1 unless `--bind` says otherwise (`0.0.0.0` in a container). Each
+//! service reports with the `JAEGER_*` variables (service name `gallery-api`,
 //! `gallery-catalog`, `gallery-store` unless `JAEGER_SERVICE_NAME` says otherwise).
 
 mod demo;
@@ -21,9 +22,9 @@ use gallery::api::Backends;
 
 const USAGE: &str = "usage:
   gallery [demo] [--requests N] [--slow]
-  gallery api --port P --catalog URL --store URL
-  gallery catalog --port P [--data DIR]
-  gallery store --port P [--data DIR] [--slow]";
+  gallery api --port P [--bind IP] --catalog URL --store URL
+  gallery catalog --port P [--bind IP] [--data DIR]
+  gallery store --port P [--bind IP] [--data DIR] [--slow]";
 
 /// `--name value` options and `--flag`s.
 pub(crate) struct Options(Vec<(String, String)>);
@@ -84,11 +85,11 @@ fn main() -> ExitCode {
     };
     let result = match command {
         "demo" => Options::parse(rest, &["requests"], &["slow"]).and_then(|o| demo::run(&o)),
-        "api" => Options::parse(rest, &["port", "catalog", "store"], &[])
+        "api" => Options::parse(rest, &["port", "bind", "catalog", "store"], &[])
             .and_then(|o| service("gallery-api", &o, api)),
-        "catalog" => Options::parse(rest, &["port", "data"], &[])
+        "catalog" => Options::parse(rest, &["port", "bind", "data"], &[])
             .and_then(|o| service("gallery-catalog", &o, catalog)),
-        _ => Options::parse(rest, &["port", "data"], &["slow"])
+        _ => Options::parse(rest, &["port", "bind", "data"], &["slow"])
             .and_then(|o| service("gallery-store", &o, store)),
     };
     match result {
@@ -142,7 +143,8 @@ fn service(
     let app = routes(options)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        let bind = options.get("bind").unwrap_or("127.0.0.1");
+        let listener = tokio::net::TcpListener::bind((bind, port))
             .await
             .map_err(|e| format!("port {port}: {e}"))?;
         println!(
