@@ -3,7 +3,7 @@
 //!
 //! `GET /v0/images`, `GET /v0/images/{id}`, `GET /v0/images/{id}/thumbnail` (a PNG),
 //! `POST /v0/images?name=cat.png` (the image as the body, with its `Content-Type`),
-//! `DELETE /v0/images/{id}`. Uploads are checked before anything
+//! `DELETE /v0/images/{id}`; and `GET /health`, untraced. Uploads are checked before anything
 //! is written, and a failed upload leaves nothing behind: no record without bytes, no bytes
 //! without a record.
 
@@ -73,9 +73,11 @@ pub fn router(backends: Backends) -> Router {
         .route("/v0/images", get(list).post(upload))
         .route("/v0/images/{id}", get(one).delete(remove))
         .route("/v0/images/{id}/thumbnail", get(thumbnail))
+        .route("/health", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_IMAGE + 1))
         .with_state(Arc::new(backends))
-        .layer(TraceLayer::new())
+        // Health checks are not requests anyone wants traced.
+        .layer(TraceLayer::new().filter(|req| req.uri.path() != "/health"))
 }
 
 /// A call to another service: its status and JSON body (`null` when there is none).

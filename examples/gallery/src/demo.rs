@@ -5,9 +5,7 @@
 //! to browse the traces, and the Jaeger JSON file of that trace.
 
 use std::io::Write as _;
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use traced_collector::Collector;
@@ -16,36 +14,6 @@ use crate::Options;
 
 /// The talk's latency budget.
 const BUDGET: Duration = Duration::from_millis(100);
-
-/// The three service processes, stopped (stdin closed, so they flush) and reaped when dropped.
-struct Services(Vec<Child>);
-
-impl Drop for Services {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            drop(child.stdin.take());
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        for child in &mut self.0 {
-            while Instant::now() < deadline {
-                if matches!(child.try_wait(), Ok(Some(_))) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            // Past the deadline, a child that did not stop is ended: none is left behind.
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -79,62 +47,17 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
         Some(collector)
     };
 
-    let data = std::env::temp_dir().join(format!("gallery-demo-{}", std::process::id()));
-    let (api_port, catalog_port, store_port) = (free_port()?, free_port()?, free_port()?);
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let spawn = |args: Vec<String>| -> Result<Child, String> {
-        let mut command = Command::new(&exe);
-        command
-            .args(&args)
-            .env("GALLERY_PARENT", "1")
-            .env("JAEGER_REPORTER_FLUSH_INTERVAL", "100ms")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null());
-        if let Some(collector) = &collector {
-            let agent = collector.udp_compact_addr();
-            command
-                .env("JAEGER_AGENT_HOST", agent.ip().to_string())
-                .env("JAEGER_AGENT_PORT", agent.port().to_string());
-        }
-        command.spawn().map_err(|e| format!("{}: {e}", args[0]))
+    let data = gallery::launch::temporary_data("demo");
+    let launch = gallery::launch::Launch {
+        exe: std::env::current_exe().map_err(|e| e.to_string())?,
+        data: data.clone(),
+        agent: collector.as_ref().map(Collector::udp_compact_addr),
+        slow,
     };
-    let dir = |name: &str| data.join(name).display().to_string();
-    let services = Services(vec![
-        spawn(vec![
-            "catalog".into(),
-            "--port".into(),
-            catalog_port.to_string(),
-            "--data".into(),
-            dir("catalog"),
-        ])?,
-        spawn(
-            [
-                vec![
-                    "store".into(),
-                    "--port".into(),
-                    store_port.to_string(),
-                    "--data".into(),
-                    dir("blobs"),
-                ],
-                if slow {
-                    vec!["--slow".into()]
-                } else {
-                    Vec::new()
-                },
-            ]
-            .concat(),
-        )?,
-        spawn(vec![
-            "api".into(),
-            "--port".into(),
-            api_port.to_string(),
-            "--catalog".into(),
-            format!("http://127.0.0.1:{catalog_port}"),
-            "--store".into(),
-            format!("http://127.0.0.1:{store_port}"),
-        ])?,
-    ]);
-    let api = format!("http://127.0.0.1:{api_port}");
+    let services = launch
+        .start()
+        .map_err(|e| format!("starting the services: {e}"))?;
+    let api = services.api.clone();
     if slow {
         println!("--slow: the image store makes thumbnails on every request");
     }
@@ -173,7 +96,7 @@ async fn drive(api: &str, requests: usize) -> Result<Vec<(&'static str, Vec<Dura
     // Wait for the services (bounded).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(r) = http.get(format!("{api}/v0/images")).send().await
+        if let Ok(r) = http.get(format!("{api}/health")).send().await
             && r.status().is_success()
         {
             break;

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod blobs;
 pub mod catalog;
+pub mod launch;
 pub mod repository;
 pub mod sqlite;
 pub mod thumbnail;

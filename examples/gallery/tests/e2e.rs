@@ -1,0 +1,186 @@
+//! End to end, as deployed: the collector and the three services, each its own process of the
+//! `gallery` binary reporting over the Jaeger agent protocol; every kind of request made, and the
+//! trace of each read back through the collector's query API: one trace per request, the
+//! services it crossed, the operation names and their nesting, and error tags on a 404 and on a
+//! failed upload.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use traced_collector::Collector;
+
+async fn query(collector: &Collector, operation: &str) -> Vec<Value> {
+    let url = format!(
+        "http://{}/api/traces?service=gallery-api&operation={}&limit=50",
+        collector.query_addr(),
+        operation
+            .replace(' ', "%20")
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+    );
+    let body: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    body["data"].as_array().unwrap().clone()
+}
+
+fn span<'a>(trace: &'a Value, operation: &str, parent: Option<&Value>) -> &'a Value {
+    trace["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["operationName"] == operation
+                && parent.is_none_or(|p| s["references"][0]["spanID"] == p["spanID"])
+        })
+        .unwrap_or_else(|| panic!("a span {operation} under {parent:?} in {trace:#}"))
+}
+
+fn service<'a>(trace: &'a Value, span: &Value) -> &'a str {
+    trace["processes"][span["processID"].as_str().unwrap()]["serviceName"]
+        .as_str()
+        .unwrap()
+}
+
+fn tag<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
+    span["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == key)
+        .map(|t| &t["value"])
+}
+
+fn services(trace: &Value) -> usize {
+    trace["processes"].as_object().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_is_one_trace_across_the_services_it_crossed() {
+    let collector = Collector::start(traced_collector::Config::ephemeral())
+        .await
+        .unwrap();
+    let data = gallery::launch::temporary_data("e2e");
+    let mut running = gallery::launch::Launch {
+        exe: env!("CARGO_BIN_EXE_gallery").into(),
+        data: data.clone(),
+        agent: Some(collector.udp_compact_addr()),
+        slow: false,
+    }
+    .start()
+    .unwrap();
+    let api = running.api.clone();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http
+        .get(format!("{api}/health"))
+        .send()
+        .await
+        .map_or(true, |r| !r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "the services start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let png = gallery::thumbnail::gradient(64, 48, 9);
+    let uploaded: Value = http
+        .post(format!("{api}/v0/images?name=cat.png"))
+        .header("content-type", "image/png")
+        .body(png.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = uploaded["id"].as_str().unwrap().to_owned();
+    for path in [
+        "/v0/images".to_owned(),
+        format!("/v0/images/{id}"),
+        format!("/v0/images/{id}/thumbnail"),
+        "/v0/images/0000000000000000".to_owned(),
+    ] {
+        http.get(format!("{api}{path}")).send().await.unwrap();
+    }
+    // The image store goes away: the next upload fails, and leaves no record.
+    running.stop("store");
+    let failed = http
+        .post(format!("{api}/v0/images?name=dog.png"))
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 502);
+    drop(running); // flushes the services' last spans
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while query(&collector, "HTTP POST /v0/images").await.len() < 2 {
+        assert!(Instant::now() < deadline, "the upload traces arrive");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // GET /v0/images: api -> list_images -> client -> catalog -> get_all_images.
+    let lists = query(&collector, "HTTP GET /v0/images").await;
+    assert_eq!(lists.len(), 1, "one trace per request");
+    let trace = &lists[0];
+    assert_eq!(services(trace), 2);
+    let server = span(trace, "HTTP GET /v0/images", None);
+    assert_eq!(service(trace, server), "gallery-api");
+    let list = span(trace, "list_images", Some(server));
+    let client = span(trace, "HTTP GET", Some(list));
+    let catalog = span(trace, "HTTP GET /images", Some(client));
+    assert_eq!(service(trace, catalog), "gallery-catalog");
+    let query_span = span(trace, "get_all_images", Some(catalog));
+    assert_eq!(tag(query_span, "db.type"), Some(&Value::from("sqlite")));
+    assert!(
+        tag(query_span, "db.statement")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with("SELECT")
+    );
+
+    // The upload crossed all three services.
+    let uploads = query(&collector, "HTTP POST /v0/images").await;
+    let ok = uploads
+        .iter()
+        .find(|t| services(t) == 3)
+        .expect("the upload that worked");
+    let store = span(ok, "HTTP PUT /blobs/{id}", None);
+    assert_eq!(service(ok, store), "gallery-store");
+    span(ok, "write_blob", Some(store));
+    span(ok, "make_thumbnail", Some(store));
+
+    // The thumbnail and the 404.
+    let thumbs = query(&collector, "HTTP GET /v0/images/{id}/thumbnail").await;
+    assert_eq!(thumbs.len(), 1);
+    let gets = query(&collector, "HTTP GET /v0/images/{id}").await;
+    assert_eq!(gets.len(), 2, "the found image and the missing one");
+    let missing = gets
+        .iter()
+        .find(|t| {
+            tag(
+                span(t, "HTTP GET /v0/images/{id}", None),
+                "http.status_code",
+            ) == Some(&Value::from(404))
+        })
+        .expect("the 404");
+    let lookup = span(missing, "get_image", None);
+    assert_eq!(tag(lookup, "error"), Some(&Value::from(true)));
+
+    // The failed upload: the store call failed, the record was removed, the upload is an error.
+    let bad = uploads
+        .iter()
+        .find(|t| services(t) == 2)
+        .expect("the failed upload");
+    let upload = span(bad, "store_upload", None);
+    assert_eq!(tag(upload, "error"), Some(&Value::from(true)));
+    let put = span(bad, "HTTP PUT", Some(upload));
+    assert_eq!(tag(put, "error"), Some(&Value::from(true)));
+    span(bad, "HTTP DELETE", Some(upload));
+    span(bad, "delete_image", None);
+    assert_eq!(
+        tag(span(bad, "HTTP POST /v0/images", None), "http.status_code"),
+        Some(&Value::from(502))
+    );
+
+    gallery::launch::remove_data(&data);
+}
