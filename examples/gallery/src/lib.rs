@@ -10,6 +10,8 @@ pub mod api;
 pub mod blobs;
 pub mod catalog;
 pub mod launch;
+#[cfg(feature = "mongodb")]
+pub mod mongo;
 pub mod repository;
 pub mod sqlite;
 pub mod thumbnail;

@@ -108,21 +108,40 @@ fn data_dir(options: &Options, name: &str) -> PathBuf {
     )
 }
 
-fn api(options: &Options) -> Result<axum::Router, String> {
+fn api(options: &Options, _: &tokio::runtime::Runtime) -> Result<axum::Router, String> {
     Ok(gallery::api::router(Backends::new(
         options.required("catalog")?,
         options.required("store")?,
     )))
 }
 
-fn catalog(options: &Options) -> Result<axum::Router, String> {
+/// The catalog's repository: MongoDB when `MONGODB_URI` is set (and the `mongodb` feature
+/// built), else the embedded SQLite database in the data directory.
+fn catalog(options: &Options, runtime: &tokio::runtime::Runtime) -> Result<axum::Router, String> {
+    // Only the MongoDB backend needs the runtime to connect.
+    #[cfg(not(feature = "mongodb"))]
+    let _ = runtime;
+    if let Ok(uri) = std::env::var("MONGODB_URI") {
+        #[cfg(feature = "mongodb")]
+        {
+            let repo = runtime
+                .block_on(gallery::mongo::MongoRepository::connect(&uri, "gallery"))
+                .map_err(|e| format!("MONGODB_URI: {e}"))?;
+            return Ok(gallery::catalog::router(Arc::new(repo)));
+        }
+        #[cfg(not(feature = "mongodb"))]
+        return Err(format!(
+            "MONGODB_URI={uri:?} is set, but this gallery was built without the mongodb feature \
+             (cargo run -p gallery --features mongodb)"
+        ));
+    }
     let dir = data_dir(options, "catalog");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let repo = SqliteRepository::open(&dir.join("images.db")).map_err(|e| e.to_string())?;
     Ok(gallery::catalog::router(Arc::new(repo)))
 }
 
-fn store(options: &Options) -> Result<axum::Router, String> {
+fn store(options: &Options, _: &tokio::runtime::Runtime) -> Result<axum::Router, String> {
     let dir = data_dir(options, "blobs");
     gallery::blobs::router(dir.clone(), options.flag("slow"))
         .map_err(|e| format!("{}: {e}", dir.display()))
@@ -133,15 +152,15 @@ fn store(options: &Options) -> Result<axum::Router, String> {
 fn service(
     name: &str,
     options: &Options,
-    routes: fn(&Options) -> Result<axum::Router, String>,
+    routes: fn(&Options, &tokio::runtime::Runtime) -> Result<axum::Router, String>,
 ) -> Result<(), String> {
     let port: u16 = options.number("port", 0)?;
     let config = traced::Config::from_env()
         .map_err(|e| e.to_string())?
         .default_service_name(name);
     let _tracer = traced::init(config).map_err(|e| e.to_string())?;
-    let app = routes(options)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let app = routes(options, &runtime)?;
     runtime.block_on(async {
         let bind = options.get("bind").unwrap_or("127.0.0.1");
         let listener = tokio::net::TcpListener::bind((bind, port))
