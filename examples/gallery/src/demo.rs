@@ -4,7 +4,7 @@
 //! talk's 100 ms budget, the slowest trace as a waterfall with its slowest span marked, where
 //! to browse the traces, and the Jaeger JSON file of that trace.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -86,6 +86,17 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     }
     if let Some(collector) = &collector {
         report(collector, &data)?;
+        // In a terminal, the collector stays up so that the traces can be browsed; run from a
+        // script (or a test), the demo ends here.
+        if std::io::stdout().is_terminal() {
+            println!(
+                "\nthe collector keeps serving http://{}/ until Ctrl-C",
+                collector.query_addr()
+            );
+            runtime.block_on(async {
+                let _ = tokio::signal::ctrl_c().await;
+            });
+        }
     }
     Ok(())
 }
