@@ -7,7 +7,9 @@
 //! gallery store --port P [--bind IP] [--data DIR] [--slow]
 //! ```
 //!
-//! Services bind 127.0.0.1 unless `--bind` says otherwise (`0.0.0.0` in a container). Each
+//! Services bind 127.0.0.1 unless `--bind` says otherwise (`0.0.0.0` in a container). Every
+//! option may come from the environment instead (`GALLERY_PORT`, `GALLERY_DATA`, `GALLERY_BIND`,
+//! `GALLERY_CATALOG`, `GALLERY_STORE`, `GALLERY_SLOW`, `GALLERY_REQUESTS`). Each
 //! service reports with the `JAEGER_*` variables (service name `gallery-api`,
 //! `gallery-catalog`, `gallery-store` unless `JAEGER_SERVICE_NAME` says otherwise).
 
@@ -26,50 +28,69 @@ const USAGE: &str = "usage:
   gallery catalog --port P [--bind IP] [--data DIR]
   gallery store --port P [--bind IP] [--data DIR] [--slow]";
 
-/// `--name value` options and `--flag`s.
-pub(crate) struct Options(Vec<(String, String)>);
+/// `--name value` options and `--flag`s, each of which may also come from the environment as
+/// `GALLERY_NAME` (`--port` is `GALLERY_PORT`, `--data` is `GALLERY_DATA`); a flag wins.
+pub(crate) struct Options(Vec<(String, String, String)>);
+
+/// The environment variable standing for the option `name`.
+fn variable(name: &str) -> String {
+    format!("GALLERY_{}", name.to_ascii_uppercase().replace('-', "_"))
+}
 
 impl Options {
-    /// Parses `args`: `known` names take a value, `flags` do not.
+    /// Parses `args`: `known` names take a value, `flags` do not. Options not given as flags are
+    /// read from their variables.
     fn parse(args: &[String], known: &[&str], flags: &[&str]) -> Result<Options, String> {
         let mut options = Vec::new();
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let name = arg.strip_prefix("--").unwrap_or_default();
             if flags.contains(&name) {
-                options.push((name.to_owned(), "true".to_owned()));
+                options.push((name.to_owned(), "true".to_owned(), format!("--{name}")));
                 continue;
             }
             if !known.contains(&name) {
                 return Err(format!("unexpected argument {arg:?}"));
             }
             let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-            options.push((name.to_owned(), value.clone()));
+            options.push((name.to_owned(), value.clone(), format!("--{name}")));
+        }
+        for name in known.iter().chain(flags) {
+            if options.iter().any(|(n, _, _)| n == name) {
+                continue;
+            }
+            if let Ok(value) = std::env::var(variable(name)) {
+                options.push(((*name).to_owned(), value, variable(name)));
+            }
         }
         Ok(Options(options))
     }
 
     pub(crate) fn flag(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.0
+            .iter()
+            .any(|(n, v, _)| n == name && !matches!(v.as_str(), "" | "0" | "false"))
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| v.as_str())
     }
 
     fn required(&self, name: &str) -> Result<&str, String> {
         self.get(name)
-            .ok_or_else(|| format!("--{name} is required"))
+            .ok_or_else(|| format!("--{name} (or {}) is required", variable(name)))
     }
 
     pub(crate) fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
-        self.get(name).map_or(Ok(default), |v| {
-            v.parse()
-                .map_err(|_| format!("--{name} {v:?} is not a valid number"))
-        })
+        match self.0.iter().find(|(n, _, _)| n == name) {
+            None => Ok(default),
+            Some((_, value, source)) => value
+                .parse()
+                .map_err(|_| format!("{source} {value:?} is not a valid number")),
+        }
     }
 }
 

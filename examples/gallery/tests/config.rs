@@ -27,7 +27,17 @@ fn bad_flags_and_variables_are_named_with_their_values() {
 
     let (code, err) = gallery(&["api", "--port", "0"], &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("--catalog is required"), "{err}");
+    assert!(
+        err.contains("--catalog (or GALLERY_CATALOG) is required"),
+        "{err}"
+    );
+
+    let (code, err) = gallery(&["store"], &[("GALLERY_PORT", "many")]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("GALLERY_PORT \"many\" is not a valid number"),
+        "{err}"
+    );
 
     let (code, err) = gallery(&["store", "--colour", "red"], &[]);
     assert_eq!(code, 2);
