@@ -21,7 +21,7 @@ fn key_value(kv: &KeyValue) -> Json {
 }
 
 fn span_id(id: u64) -> String {
-    format!("{id:016x}")
+    traced::SpanId::new(id).to_string()
 }
 
 /// One trace in Jaeger's format. Processes are numbered `p1`, `p2`, ... in order of first

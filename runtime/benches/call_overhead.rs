@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
-use traced::report::{Batch, Sent, Sink, SinkError};
+use traced::testing::Discard;
 use traced::{Config, Sampler};
 
 /// Sampled rows start a new trace every this many calls. fastrace keeps at most 10240 spans under
@@ -98,18 +98,6 @@ fn time_traces(
         left -= stretch;
     }
     (timed, spans)
-}
-
-/// Accepts and forgets: the rows measure the application thread, not a backend.
-struct Discard;
-
-impl Sink for Discard {
-    fn send(&mut self, batch: &Batch<'_>) -> Result<Sent, SinkError> {
-        Ok(Sent {
-            bytes: 0,
-            batches: batch.len() as u64,
-        })
-    }
 }
 
 /// Counts and forgets; the count shows fastrace really recorded (its `enable` feature is on).

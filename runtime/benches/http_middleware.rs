@@ -13,20 +13,8 @@ use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::Request;
 use tower::ServiceExt as _;
-use traced::report::{Batch, Sent, Sink, SinkError};
+use traced::testing::Discard;
 use traced::{Config, Sampler};
-
-/// Accepts and forgets: the rows measure the request path, not a backend.
-struct Discard;
-
-impl Sink for Discard {
-    fn send(&mut self, batch: &Batch<'_>) -> Result<Sent, SinkError> {
-        Ok(Sent {
-            bytes: 0,
-            batches: batch.len() as u64,
-        })
-    }
-}
 
 fn router() -> Router {
     Router::new().route("/v0/images/{id}", get(|| async { "hello" }))

@@ -45,6 +45,24 @@ impl Sink for CaptureSink {
     }
 }
 
+/// A sink that accepts every batch and keeps nothing: for measuring what tracing costs the
+/// application (benchmarks, load checks), with no backend in the figures.
+///
+/// ```
+/// let _config = traced::Config::new("bench").sink(traced::testing::Discard);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Discard;
+
+impl Sink for Discard {
+    fn send(&mut self, batch: &Batch<'_>) -> Result<Sent, SinkError> {
+        Ok(Sent {
+            bytes: 0,
+            batches: batch.len() as u64,
+        })
+    }
+}
+
 /// An installed tracer whose spans are kept in memory. Dropping it uninstalls the tracer.
 pub struct Capture {
     store: Store,

@@ -59,7 +59,7 @@ async fn store(Path(id): Path<String>) -> Result<String, StatusCode> {
 #[traced]
 async fn fetch(client: &ClientWithMiddleware, url: String) -> Result<(StatusCode, String), String> {
     let response = client.get(url).send().await.map_err(|e| e.to_string())?;
-    let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+    let status = response.status();
     Ok((status, response.text().await.map_err(|e| e.to_string())?))
 }
 

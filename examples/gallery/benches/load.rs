@@ -10,23 +10,11 @@ use std::time::{Duration, Instant};
 
 use gallery::SqliteRepository;
 use gallery::api::Backends;
-use traced::report::{Batch, Sent, Sink, SinkError};
+use traced::testing::Discard;
 use traced::{Config, Sampler};
 
 const REQUESTS: usize = 4_000;
 const CLIENTS: usize = 4;
-
-/// Accepts and forgets: the rows measure the request path, not a backend.
-struct Discard;
-
-impl Sink for Discard {
-    fn send(&mut self, batch: &Batch<'_>) -> Result<Sent, SinkError> {
-        Ok(Sent {
-            bytes: 0,
-            batches: batch.len() as u64,
-        })
-    }
-}
 
 async fn serve(router: axum::Router) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -88,8 +88,8 @@ async fn call(request: reqwest_middleware::RequestBuilder) -> Result<(StatusCode
             format!("a backend is unreachable: {e}"),
         )
     })?;
-    let status =
-        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    // reqwest's status is `http`'s, as axum's is.
+    let status = response.status();
     let bytes = response.bytes().await.map_err(|e| {
         Failure::Error(
             StatusCode::BAD_GATEWAY,
@@ -251,8 +251,7 @@ async fn thumbnail(State(backends): State<Shared>, Path(id): Path<String>) -> Re
             );
         }
     };
-    let status =
-        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let status = response.status();
     let content_type = response
         .headers()
         .get("content-type")

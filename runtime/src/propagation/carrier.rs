@@ -29,21 +29,38 @@ fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
         && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
+/// The first value of the header `name` among `pairs`, matched in any case.
+fn find_ignore_case<'a>(
+    mut pairs: impl Iterator<Item = (&'a String, &'a String)>,
+    name: &str,
+) -> Option<&'a str> {
+    pairs
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Calls `f` with the pairs whose name starts with `prefix`, in any case.
+fn for_each_prefixed<'a>(
+    pairs: impl Iterator<Item = (&'a String, &'a String)>,
+    prefix: &str,
+    f: &mut dyn FnMut(&str, &str),
+) {
+    for (k, v) in pairs {
+        if starts_with_ignore_case(k, prefix) {
+            f(k, v);
+        }
+    }
+}
+
 impl<S: BuildHasher> Extractor for HashMap<String, String, S> {
     fn get(&self, name: &str) -> Option<&str> {
-        HashMap::get(self, name).map(String::as_str).or_else(|| {
-            self.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        })
+        HashMap::get(self, name)
+            .map(String::as_str)
+            .or_else(|| find_ignore_case(self.iter(), name))
     }
 
     fn for_each_prefixed(&self, prefix: &str, f: &mut dyn FnMut(&str, &str)) {
-        for (k, v) in self {
-            if starts_with_ignore_case(k, prefix) {
-                f(k, v);
-            }
-        }
+        for_each_prefixed(self.iter(), prefix, f);
     }
 }
 
@@ -55,17 +72,11 @@ impl<S: BuildHasher> Injector for HashMap<String, String, S> {
 
 impl Extractor for Vec<(String, String)> {
     fn get(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        find_ignore_case(self.iter().map(|(k, v)| (k, v)), name)
     }
 
     fn for_each_prefixed(&self, prefix: &str, f: &mut dyn FnMut(&str, &str)) {
-        for (k, v) in self {
-            if starts_with_ignore_case(k, prefix) {
-                f(k, v);
-            }
-        }
+        for_each_prefixed(self.iter().map(|(k, v)| (k, v)), prefix, f);
     }
 }
 

@@ -8,14 +8,12 @@
 //! the message around a batch, the rare span cut to fit a datagram) still goes through
 //! rustracing_jaeger's types, and [`Envelope`] joins the two.
 
-use std::time::UNIX_EPOCH;
-
 use rustracing::tag::TagValue;
 use rustracing_jaeger::thrift::jaeger;
 
 use super::agent::Protocol;
 use super::sink::SinkError;
-use super::thrift::{truncate, Limits};
+use super::thrift::{micros, micros_since_epoch, truncate, Limits};
 use crate::finished::{FinishedSpan, ReferenceKind};
 use crate::tag::StaticValue;
 
@@ -236,10 +234,6 @@ impl From<StaticValue> for TagRef<'static> {
     }
 }
 
-fn micros(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
 /// Appends `span` as a `jaeger.Span` struct, byte for byte what thrift_codec writes for
 /// `Struct::from(thrift::span(span, limits))`.
 // Ids are unsigned in Rust and signed in thrift: the bits are kept, as Jaeger clients do.
@@ -289,11 +283,7 @@ pub(crate) fn span(out: &mut Vec<u8>, protocol: Protocol, span: &FinishedSpan, l
         w.list(11, logs.len());
         for log in logs {
             let outer = w.begin();
-            let time = match log.time.duration_since(UNIX_EPOCH) {
-                Ok(d) => micros(d),
-                Err(e) => -micros(e.duration()),
-            };
-            w.i64(1, time);
+            w.i64(1, micros_since_epoch(log.time));
             w.list(2, log.fields.len());
             for field in &log.fields {
                 tag(

@@ -1,7 +1,7 @@
 //! Finished spans as rustracing_jaeger's thrift types (`jaeger.thrift`), which every Jaeger sink
 //! encodes.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustracing_jaeger::thrift::jaeger;
 
@@ -9,10 +9,16 @@ use super::sink::Process;
 use crate::finished::{FinishedSpan, ReferenceKind};
 use crate::tag::TagValue;
 
-fn micros_since_epoch(time: SystemTime) -> i64 {
+/// Microseconds, as Jaeger's thrift counts durations (saturating).
+pub(crate) fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Microseconds since the epoch, as Jaeger's thrift counts times (negative before it).
+pub(crate) fn micros_since_epoch(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+        Ok(d) => micros(d),
+        Err(e) => -micros(e.duration()),
     }
 }
 
@@ -85,7 +91,7 @@ pub(crate) fn span(span: &FinishedSpan, limits: &Limits) -> jaeger::Span {
         references,
         flags: i32::from(span.flags),
         start_time: micros_since_epoch(span.start_time()),
-        duration: i64::try_from(span.duration().as_micros()).unwrap_or(i64::MAX),
+        duration: micros(span.duration()),
         tags: span.tags().map(|(k, v)| tag(k, &v, limits)).collect(),
         logs: span
             .logs()
