@@ -123,10 +123,14 @@ impl Producer {
         Ok(())
     }
 
-    /// `true` when at least half the ring is waiting for the consumer.
-    pub(crate) fn half_full(&mut self) -> bool {
+    /// `true` when a quarter of the ring or more is waiting for the consumer: time to wake it.
+    ///
+    /// A quarter, not a half: the other three quarters are what absorbs the consumer's wake-up
+    /// latency and the time it is busy sending, and on a loaded machine either can last
+    /// milliseconds, while a busy thread fills a half of the default ring in about one.
+    pub(crate) fn wants_draining(&mut self) -> bool {
         self.head = self.ring.head.0.load(Ordering::Acquire);
-        self.tail.wrapping_sub(self.head) >= self.ring.capacity() / 2
+        self.tail.wrapping_sub(self.head) >= (self.ring.capacity() / 4).max(1)
     }
 }
 
@@ -165,6 +169,19 @@ mod tests {
     }
 
     #[test]
+    fn the_consumer_is_wanted_once_a_quarter_of_the_ring_waits() {
+        let ring = Arc::new(Ring::new(8));
+        let mut producer = Producer::new(ring.clone());
+        assert!(producer.push(span(1)).is_ok());
+        assert!(!producer.wants_draining());
+        assert!(producer.push(span(2)).is_ok());
+        assert!(producer.wants_draining());
+        // SAFETY: this test is the only consumer.
+        while unsafe { ring.pop() }.is_some() {}
+        assert!(!producer.wants_draining());
+    }
+
+    #[test]
     fn spans_come_out_in_order_and_a_full_ring_gives_the_span_back() {
         let ring = Arc::new(Ring::new(3));
         assert_eq!(ring.capacity(), 4);
@@ -174,7 +191,7 @@ mod tests {
         }
         let refused = producer.push(span(5)).expect_err("the ring is full");
         assert_eq!(refused.span_id().get(), 5);
-        assert!(producer.half_full());
+        assert!(producer.wants_draining());
         // SAFETY: this test is the only consumer.
         let first = unsafe { ring.pop() }.expect("a span");
         assert_eq!(first.span_id().get(), 1);

@@ -155,14 +155,14 @@ impl Tracer {
             drop(span);
             return;
         }
-        // The reporter wakes on its own every flush interval; it is woken early only when the
-        // ring is half full. Waking a parked thread is a system call, too dear to make every few
+        // The reporter wakes on its own every flush interval; it is woken early only when a
+        // quarter of the ring waits. Waking a parked thread is a system call, too dear to make every few
         // spans; reading the fill level reads the reporter's index, so it is read only every
         // `wake_every` spans.
         local.pushed += 1;
         if local.pushed >= self.wake_every {
             local.pushed = 0;
-            if local.producer.half_full() {
+            if local.producer.wants_draining() {
                 self.wake_reporter();
             }
         }

@@ -88,8 +88,12 @@ impl Reporter {
         }
     }
 
-    /// Moves every queued span into the buffer, sending full batches on the way. Returns `true`
+    /// Moves every queued span into the buffer, and sends it when a batch is full. Returns `true`
     /// when the buffer went from empty to not.
+    ///
+    /// The rings are emptied before anything is sent: encoding and sending take far longer than
+    /// taking spans off a ring, and a ring left holding spans meanwhile is one that overflows when its
+    /// thread bursts. The buffer is bounded all the same, by the rings' capacity.
     fn drain(&mut self) -> bool {
         let was_empty = self.buffer.is_empty();
         let tracer = self.tracer;
@@ -98,14 +102,15 @@ impl Reporter {
             tracer.drain(|span| {
                 tracer.counters.received.add(1);
                 self.buffer.push(span);
-                if self.buffer.len() >= MAX_BATCH {
-                    self.send();
-                }
             });
+        }
+        if self.buffer.len() >= MAX_BATCH {
+            self.send();
         }
         was_empty && !self.buffer.is_empty()
     }
 
+    /// Hands the buffer to the sink, `MAX_BATCH` spans at a time.
     fn send(&mut self) {
         if self.buffer.is_empty() {
             return;
@@ -116,19 +121,21 @@ impl Reporter {
             span.wall_start = span.start.as_unix_nanos(&anchor);
         }
         let counters = &self.tracer.counters;
-        let batch = Batch {
-            process: &self.process,
-            spans: &self.buffer,
-        };
-        match self.sink.send(&batch) {
-            Ok(sent) => {
-                counters.reported.add(self.buffer.len() as u64);
-                counters.bytes.add(sent.bytes);
-                counters.batches.add(sent.batches);
-            }
-            Err(e) => {
-                counters.failed.add(self.buffer.len() as u64);
-                counters.set_last_error(e.to_string());
+        for spans in self.buffer.chunks(MAX_BATCH) {
+            let batch = Batch {
+                process: &self.process,
+                spans,
+            };
+            match self.sink.send(&batch) {
+                Ok(sent) => {
+                    counters.reported.add(spans.len() as u64);
+                    counters.bytes.add(sent.bytes);
+                    counters.batches.add(sent.batches);
+                }
+                Err(e) => {
+                    counters.failed.add(spans.len() as u64);
+                    counters.set_last_error(e.to_string());
+                }
             }
         }
         self.buffer.clear();
