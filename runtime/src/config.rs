@@ -46,7 +46,7 @@ pub(crate) enum Destination {
 /// | `JAEGER_ENDPOINT` | a collector, `http://host:14268/api/traces` (instead of the agent) | none |
 /// | `JAEGER_USER`, `JAEGER_PASSWORD` | basic authentication to the collector | none |
 /// | `JAEGER_AUTH_TOKEN` | bearer authentication to the collector | none |
-/// | `JAEGER_REPORTER_MAX_QUEUE_SIZE` | spans each thread may have waiting ([`Config::queue_size`]) | `2048` |
+/// | `JAEGER_REPORTER_MAX_QUEUE_SIZE` | spans each thread may have waiting ([`Config::queue_size`]) | `16384` |
 /// | `JAEGER_REPORTER_FLUSH_INTERVAL` | longest wait of a finished span (`1s`, `500ms`) | `1s` |
 /// | `JAEGER_REPORTER_LOG_SPANS` | `true` also prints each span (console sink) | `false` |
 pub struct Config {
@@ -63,8 +63,10 @@ pub struct Config {
     pub(crate) disabled: bool,
 }
 
-/// Default capacity of each thread's finished-span queue.
-pub const DEFAULT_QUEUE_SIZE: usize = 2048;
+/// Default largest capacity of each thread's finished-span queue: 160 ms of spans for a thread
+/// making 100,000 a second, enough to ride out the reporter thread being kept off a core on a
+/// loaded machine. A queue starts at 256 spans and grows only if its thread needs it.
+pub const DEFAULT_QUEUE_SIZE: usize = 16_384;
 
 impl Config {
     /// Settings for `service_name`: every trace sampled, reported to a Jaeger agent on
@@ -256,12 +258,24 @@ impl Config {
     }
 
     /// How many finished spans each thread may have waiting for the reporter thread (default
-    /// 2048, rounded up to a power of two). Every thread that records spans gets its own queue,
-    /// so that threads never contend to hand spans over; when a thread's queue is full, its
-    /// spans are dropped and counted: the application never waits. A queue holds spans by value
-    /// and is allocated whole when its thread finishes its first span: about 90 bytes a span
-    /// (180 KiB a thread at the default), freed once the thread has exited and its queue is
-    /// drained.
+    /// [`DEFAULT_QUEUE_SIZE`], 16,384, rounded up to a power of two). Every thread that records
+    /// spans gets its own queue, so that threads never contend to hand spans over; when a
+    /// thread's queue is full at this size, its spans are dropped and counted: the application
+    /// never waits.
+    ///
+    /// A queue holds spans by value, about 90 bytes each. It starts at 256 spans (23 KiB) when
+    /// its thread finishes its first span, and grows fourfold each time it fills, up to this
+    /// size (1.4 MiB at the default): a thread that never bursts never pays for the room. The
+    /// smaller queue a thread outgrew is drained and freed by the reporter, so for a moment a
+    /// thread may hold up to a third more than this. Queues are freed once their thread has
+    /// exited and they are drained.
+    ///
+    /// ```
+    /// // A service with many threads and a small memory budget: at most 512 spans (46 KiB) a
+    /// // thread.
+    /// let config = traced::Config::new("gallery").queue_size(512);
+    /// # let _ = config;
+    /// ```
     #[must_use]
     pub fn queue_size(mut self, spans: usize) -> Self {
         self.queue_size = spans;

@@ -105,6 +105,11 @@ impl Producer {
         }
     }
 
+    /// Spans the ring holds.
+    pub(crate) fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+
     /// Appends `span`, or gives it back when the ring is full.
     #[inline]
     pub(crate) fn push(&mut self, span: FinishedSpan) -> Result<(), FinishedSpan> {
@@ -143,30 +148,8 @@ impl Drop for Producer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::{SpanId, TraceId};
-    use crate::span::Callsite;
+    use crate::finished::test_span as span;
     use std::sync::Arc;
-
-    static CALLSITE: Callsite = Callsite {
-        name: "ring",
-        tags: &[],
-        follows_from: false,
-    };
-
-    fn span(id: u64) -> FinishedSpan {
-        FinishedSpan {
-            callsite: &CALLSITE,
-            more: None,
-            trace_id: TraceId::new(0, 1),
-            span_id: SpanId::new(id),
-            parent_id: SpanId::new(0),
-            sampler_tags: None,
-            start: fastant::Instant::ZERO,
-            end: fastant::Instant::ZERO,
-            wall_start: 0,
-            flags: 1,
-        }
-    }
 
     #[test]
     fn the_consumer_is_wanted_once_a_quarter_of_the_ring_waits() {

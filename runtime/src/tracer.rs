@@ -14,6 +14,9 @@ use crate::ring::{Producer, Ring};
 use crate::sampler::Sampler;
 use crate::tag::StaticTag;
 
+/// Spans a thread's first ring holds (about 23 KiB), unless `queue_size` is smaller.
+const FIRST_RING: usize = 256;
+
 /// The installed tracer, or null. Tracers are leaked, never freed: a span that loaded the pointer
 /// just before an uninstall may still push into its queue, and a leaked queue is always valid.
 static TRACER: AtomicPtr<Tracer> = AtomicPtr::new(ptr::null_mut());
@@ -59,12 +62,15 @@ pub(crate) struct Control {
 }
 
 pub(crate) struct Tracer {
-    /// One ring per thread that has finished a span, each with room for `ring_size` spans by
-    /// value: slots are allocated once, when the thread first records, so finishing a span moves
-    /// it into memory that is already there rather than allocating (and the reporter freeing,
-    /// from another thread) a box per span. Locked when a thread registers and when the reporter
-    /// drains, never when a span is pushed.
+    /// One ring per thread that has finished a span (and, for a moment, the smaller rings a
+    /// thread has outgrown until they are drained), holding spans by value: finishing a span
+    /// moves it into memory that is already there rather than allocating (and the reporter
+    /// freeing, from another thread) a box per span. Locked when a thread registers or grows its
+    /// ring and when the reporter drains, never when a span is pushed.
     rings: Mutex<Vec<Arc<Ring>>>,
+    /// A thread's first ring: most threads never need more.
+    first_ring: usize,
+    /// The largest ring a thread may grow to (`queue_size`).
     ring_size: usize,
     /// Spans finished while their thread's thread-locals were being torn down, when its ring
     /// can no longer be reached. Rare, so a lock is fine; bounded by `ring_size`.
@@ -102,8 +108,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Tracer {
     pub(crate) fn new(sampler: Sampler, queue_size: usize) -> Self {
         let ring_size = queue_size.max(1).next_power_of_two();
+        let first_ring = ring_size.min(FIRST_RING);
         Tracer {
             rings: Mutex::default(),
+            first_ring,
             ring_size,
             orphans: Mutex::default(),
             sampler_tags: sampler.tags(),
@@ -114,7 +122,7 @@ impl Tracer {
             control: Mutex::default(),
             control_changed: Condvar::new(),
             // Look often enough that a ring cannot fill between two looks.
-            wake_every: u32::try_from(ring_size / 8)
+            wake_every: u32::try_from(first_ring / 8)
                 .unwrap_or(u32::MAX)
                 .clamp(1, 64),
         }
@@ -150,9 +158,13 @@ impl Tracer {
     #[inline]
     fn push(&self, local: &mut Local, span: FinishedSpan) {
         if let Err(span) = local.producer.push(span) {
-            self.counters.dropped.add(1);
-            self.wake_reporter();
-            drop(span);
+            if local.producer.capacity() < self.ring_size {
+                self.grow(local, span);
+            } else {
+                self.counters.dropped.add(1);
+                self.wake_reporter();
+                drop(span);
+            }
             return;
         }
         // The reporter wakes on its own every flush interval; it is woken early only when a
@@ -173,7 +185,7 @@ impl Tracer {
     #[cold]
     #[inline(never)]
     fn register(&self, local: &mut Option<Local>, span: FinishedSpan) {
-        let ring = Arc::new(Ring::new(self.ring_size));
+        let ring = Arc::new(Ring::new(self.first_ring));
         lock(&self.rings).push(Arc::clone(&ring));
         let local = local.insert(Local {
             tracer: self,
@@ -181,6 +193,23 @@ impl Tracer {
             pushed: 0,
         });
         self.push(local, span);
+    }
+
+    /// This thread's ring is full and may grow: `span` goes into one four times larger, which
+    /// takes the full one's place. The full ring is abandoned to the reporter, which drains it
+    /// (before the new one: rings drain in the order they came) and lets it go. A thread grows
+    /// at most a few times in its life, so the allocation and the lock stay off the hot path.
+    #[cold]
+    #[inline(never)]
+    fn grow(&self, local: &mut Local, span: FinishedSpan) {
+        let capacity = (local.producer.capacity() * 4).min(self.ring_size);
+        let ring = Arc::new(Ring::new(capacity));
+        lock(&self.rings).push(Arc::clone(&ring));
+        local.producer = Producer::new(ring);
+        local.pushed = 0;
+        let pushed = local.producer.push(span);
+        debug_assert!(pushed.is_ok(), "a new ring has room");
+        self.wake_reporter();
     }
 
     #[cold]
@@ -280,5 +309,50 @@ impl Tracer {
                 .0;
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finished::test_span;
+
+    /// Submits `count` spans from a new thread, which then exits, and returns what the reporter
+    /// would drain, in order.
+    fn submit_from_a_thread(tracer: &'static Tracer, count: u64) -> Vec<u64> {
+        std::thread::spawn(move || (1..=count).for_each(|id| tracer.submit(test_span(id))))
+            .join()
+            .unwrap();
+        let mut ids = Vec::new();
+        // SAFETY: no reporter runs for this tracer; the test is its one consumer.
+        unsafe { tracer.drain(|span| ids.push(span.span_id().get())) };
+        ids
+    }
+
+    #[test]
+    fn a_thread_queue_starts_small_and_grows_fourfold_up_to_the_queue_size() {
+        // Not installed, and no reporter: nothing drains until the test does.
+        let tracer: &'static Tracer = Box::leak(Box::new(Tracer::new(Sampler::always(), 1024)));
+        assert_eq!(tracer.first_ring, FIRST_RING);
+        let ids = submit_from_a_thread(tracer, 2000);
+        // 256 in the first ring, then 1024 in the one it grew into; the rest dropped.
+        assert_eq!(
+            ids,
+            (1..=1280).collect::<Vec<_>>(),
+            "every kept span, in order"
+        );
+        assert_eq!(tracer.counters.dropped.get(), 2000 - 1280);
+        assert!(
+            lock(&tracer.rings).is_empty(),
+            "drained rings of exited threads are freed"
+        );
+    }
+
+    #[test]
+    fn a_queue_size_below_the_first_ring_is_the_whole_queue() {
+        let tracer: &'static Tracer = Box::leak(Box::new(Tracer::new(Sampler::always(), 10)));
+        let ids = submit_from_a_thread(tracer, 100);
+        assert_eq!(ids, (1..=16).collect::<Vec<_>>());
+        assert_eq!(tracer.counters.dropped.get(), 100 - 16);
     }
 }

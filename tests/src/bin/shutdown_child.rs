@@ -14,10 +14,7 @@ fn main() -> Result<(), traced::Error> {
     let _tracer = traced::init(
         Config::new("shutdown-child")
             .sampler(Sampler::always())
-            .agent(agent)
-            // Room for each thread's whole burst: this checks the exit, not the drop path
-            // (`delivery_faults.rs` checks that a burst past the queue is counted).
-            .queue_size(4096),
+            .agent(agent),
     )?;
     let threads: Vec<_> = (0..4)
         .map(|t| {
