@@ -64,6 +64,7 @@ fn main() {
         for i in 0..20 {
             use gallery::ImageRepository as _;
             repo.insert_image(gallery::NewImage {
+                id: gallery::new_id(),
                 name: format!("image-{i}.png"),
                 content_type: "image/png".into(),
                 size: 1000,

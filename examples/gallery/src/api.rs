@@ -7,8 +7,9 @@
 //! is written, and a failed upload leaves nothing behind: no record without bytes, no bytes
 //! without a record.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -23,6 +24,7 @@ use traced::traced;
 
 use crate::blobs::MAX_IMAGE;
 use crate::catalog::error;
+use crate::repository::new_id;
 
 /// The media types an upload may have.
 pub const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
@@ -56,6 +58,15 @@ type Shared = Arc<Backends>;
 enum Failure {
     Error(StatusCode, String),
     Relay(StatusCode, Value),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Error(status, message) => write!(f, "{status}: {message}"),
+            Failure::Relay(status, body) => write!(f, "{status}: {body}"),
+        }
+    }
 }
 
 impl IntoResponse for Failure {
@@ -155,6 +166,18 @@ fn check_upload(headers: &HeaderMap, body: &Bytes) -> Result<String, Failure> {
     Ok(content_type)
 }
 
+/// A backend's answer other than the one hoped for, as the failure to answer with.
+fn unexpected(answer: Result<(StatusCode, Value), Failure>) -> Failure {
+    match answer {
+        Err(failure) => failure,
+        Ok((status, body)) if status.is_success() => Failure::Relay(StatusCode::BAD_GATEWAY, body),
+        Ok((status, body)) => Failure::Relay(status, body),
+    }
+}
+
+/// Stores an upload: the bytes first, under a new id, then the record that points at them, so
+/// a record never points at missing bytes. Bytes whose record could not be written are removed
+/// at once; bytes left by an API stopped between the two steps, by [`sweep_orphans`].
 #[traced(tags(image.size = body.len()))]
 async fn store_upload(
     backends: &Backends,
@@ -162,36 +185,90 @@ async fn store_upload(
     content_type: String,
     body: Bytes,
 ) -> Result<Value, Failure> {
-    let record = json!({"name": name, "content_type": content_type, "size": body.len()});
-    let catalog = backends.client.post(format!("{}/images", backends.catalog));
-    let (status, image) = call(catalog.json(&record)).await?;
-    if status != StatusCode::CREATED {
-        return Err(Failure::Relay(status, image));
-    }
-    let id = image["id"].as_str().unwrap_or_default().to_owned();
+    let id = new_id();
+    traced::tag("image.id", &id);
+    let size = body.len();
     let store = backends
         .client
         .put(format!("{}/blobs/{id}", backends.store));
-    match call(store.body(body)).await {
-        Ok((StatusCode::CREATED, _)) => Ok(image),
+    let stored = call(store.body(body)).await;
+    if !matches!(stored, Ok((StatusCode::CREATED, _))) {
+        traced::log("the image store did not take the bytes; nothing was recorded");
+        return Err(unexpected(stored));
+    }
+    let record = json!({"id": id, "name": name, "content_type": content_type, "size": size});
+    let catalog = backends.client.post(format!("{}/images", backends.catalog));
+    match call(catalog.json(&record)).await {
+        Ok((StatusCode::CREATED, image)) => Ok(image),
         failure => {
-            // The bytes did not make it: the record goes too, so nothing half-written stays.
             let _ = call(
                 backends
                     .client
-                    .delete(format!("{}/images/{id}", backends.catalog)),
+                    .delete(format!("{}/blobs/{id}", backends.store)),
             )
             .await;
-            traced::log("the image store refused the bytes; the record was removed");
-            Err(match failure {
-                Err(e) => e,
-                Ok((status, body)) if status.is_success() => {
-                    Failure::Relay(StatusCode::BAD_GATEWAY, body)
-                }
-                Ok((status, body)) => Failure::Relay(status, body),
-            })
+            traced::log("the catalog did not take the record; the bytes were removed");
+            Err(unexpected(failure))
         }
     }
+}
+
+/// How often a running API sweeps ([`sweep_orphans`]).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(300);
+
+/// Sweeps every `every`, for as long as the runtime runs; each sweep is a trace of its own. A
+/// failed sweep is in its trace and is tried again next time.
+pub async fn sweep_periodically(backends: Backends, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let _ = sweep_orphans(&backends, ORPHAN_GRACE).await;
+    }
+}
+
+/// How old bytes with no record must be before [`sweep_orphans`] removes them: far longer than
+/// an upload takes between storing its bytes and recording them.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(60);
+
+/// Removes the bytes no record points at that are at least `grace` old: what an API stopped
+/// between the two steps of an upload leaves (a failed step is undone at once). Younger bytes
+/// may belong to an upload under way, and are kept. Returns how many were removed; the API
+/// runs it every few minutes (`gallery api`).
+///
+/// # Errors
+/// The store or the catalog unreachable or failing: nothing is removed.
+#[traced]
+pub async fn sweep_orphans(backends: &Backends, grace: Duration) -> Result<usize, String> {
+    let listed = |answer: Result<(StatusCode, Value), Failure>, what: &str| match answer {
+        Ok((StatusCode::OK, Value::Array(items))) => Ok(items),
+        other => Err(format!("listing {what}: {}", unexpected(other))),
+    };
+    // The bytes first, then the records: a record made in between is seen.
+    let blobs = listed(
+        call(backends.client.get(format!("{}/blobs", backends.store))).await,
+        "the stored images",
+    )?;
+    let records = listed(
+        call(backends.client.get(format!("{}/images", backends.catalog))).await,
+        "the image records",
+    )?;
+    let recorded: HashSet<&str> = records.iter().filter_map(|r| r["id"].as_str()).collect();
+    let mut removed = 0;
+    for blob in &blobs {
+        let (Some(id), Some(age)) = (blob["id"].as_str(), blob["age_ms"].as_u64()) else {
+            continue;
+        };
+        if recorded.contains(id) || u128::from(age) < grace.as_millis() {
+            continue;
+        }
+        let delete = backends
+            .client
+            .delete(format!("{}/blobs/{id}", backends.store));
+        if let Ok((StatusCode::NO_CONTENT, _)) = call(delete).await {
+            removed += 1;
+        }
+    }
+    traced::tag("orphans.removed", removed);
+    Ok(removed)
 }
 
 async fn upload(

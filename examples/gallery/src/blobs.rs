@@ -1,7 +1,9 @@
 //! The image store: the service that keeps images' bytes on disk, one file per image id,
-//! written to a temporary name and renamed, so a reader never sees half a file.
+//! written to a temporary name and renamed, so a reader never sees half a file; a store that
+//! died mid-write leaves only a temporary file, removed when it starts again.
 //!
-//! `PUT /blobs/{id}`, `GET /blobs/{id}`, `GET /blobs/{id}/thumbnail`, `DELETE /blobs/{id}`; ids
+//! `PUT /blobs/{id}`, `GET /blobs/{id}`, `GET /blobs/{id}/thumbnail`, `DELETE /blobs/{id}`, and
+//! `GET /blobs` (`[{"id", "age_ms"}]`, for the API's sweep of bytes no record points at); ids
 //! are 16 hex digits (anything else is refused before it comes near a path).
 //!
 //! A PNG's thumbnail is made when it is stored and kept next to it. With `slow` set (the demo's
@@ -11,30 +13,31 @@
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
+use axum::{Json, Router};
 use traced::http::TraceLayer;
 use traced::traced;
 
 use crate::catalog::error;
+use crate::repository::is_image_id;
 use crate::thumbnail::make_thumbnail;
 
 /// The largest image the store takes.
 pub const MAX_IMAGE: usize = 8 << 20;
 
-fn valid(id: &str) -> bool {
-    id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
+/// Writes an image's bytes whole or not at all, and never over another image's.
 #[traced(tags(fs.operation = "write", bytes = bytes.len()))]
 fn write_blob(dir: &FsPath, id: &str, bytes: &[u8]) -> std::io::Result<()> {
     let temporary = dir.join(format!("{id}.partial"));
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(&temporary, dir.join(id))
+    // A link rather than a rename: it fails, instead of replacing, when the id is taken.
+    let written = std::fs::write(&temporary, bytes)
+        .and_then(|()| std::fs::hard_link(&temporary, dir.join(id)));
+    let _ = std::fs::remove_file(&temporary);
+    written
 }
 
 #[traced(tags(fs.operation = "read"))]
@@ -44,9 +47,45 @@ fn read_blob(dir: &FsPath, id: &str) -> std::io::Result<Vec<u8>> {
 
 #[traced(tags(fs.operation = "delete"))]
 fn delete_blob(dir: &FsPath, id: &str) -> std::io::Result<()> {
-    std::fs::remove_file(dir.join(id))?;
-    // A thumbnail may not exist (not a PNG); its image is gone either way.
-    let _ = std::fs::remove_file(dir.join(format!("{id}.thumb")));
+    // The thumbnail first: stopped between the two, the store keeps an image without its
+    // thumbnail (made again on request), never a thumbnail without its image. There may be
+    // none (not a PNG).
+    let _ = std::fs::remove_file(thumbnail_path(dir, id));
+    std::fs::remove_file(dir.join(id))
+}
+
+/// Every image the store holds, with how long ago it was written.
+#[traced(tags(fs.operation = "list"))]
+fn list_blobs(dir: &FsPath) -> std::io::Result<Vec<(String, u128)>> {
+    let mut blobs = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(id) = entry
+            .file_name()
+            .to_str()
+            .filter(|n| is_image_id(n))
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let age = entry
+            .metadata()?
+            .modified()?
+            .elapsed()
+            .map_or(0, |age| age.as_millis());
+        blobs.push((id, age));
+    }
+    Ok(blobs)
+}
+
+/// Removes what a store stopped mid-write left: temporary files, never renamed into place.
+fn remove_partial_writes(dir: &FsPath) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "partial") {
+            std::fs::remove_file(path)?;
+        }
+    }
     Ok(())
 }
 
@@ -55,10 +94,12 @@ fn thumbnail_path(dir: &FsPath, id: &str) -> PathBuf {
 }
 
 fn io_error(e: &std::io::Error) -> Response {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        error(StatusCode::NOT_FOUND, "no such image")
-    } else {
-        error(StatusCode::INTERNAL_SERVER_ERROR, e)
+    match e.kind() {
+        std::io::ErrorKind::NotFound => error(StatusCode::NOT_FOUND, "no such image"),
+        std::io::ErrorKind::AlreadyExists => {
+            error(StatusCode::CONFLICT, "the image exists already")
+        }
+        _ => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 
@@ -68,7 +109,9 @@ fn io_error(e: &std::io::Error) -> Response {
 /// A directory that cannot be created.
 pub fn router(dir: PathBuf, slow: bool) -> std::io::Result<Router> {
     std::fs::create_dir_all(&dir)?;
+    remove_partial_writes(&dir)?;
     Ok(Router::new()
+        .route("/blobs", get(list))
         .route("/blobs/{id}", put(store).get(fetch).delete(remove))
         .route("/blobs/{id}/thumbnail", get(thumbnail))
         .layer(DefaultBodyLimit::max(MAX_IMAGE))
@@ -93,7 +136,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn refuse_bad_id(id: &str) -> Option<Response> {
-    (!valid(id)).then(|| error(StatusCode::BAD_REQUEST, "an image id is 16 hex digits"))
+    (!is_image_id(id)).then(|| error(StatusCode::BAD_REQUEST, "an image id is 16 hex digits"))
 }
 
 async fn store(State(blobs): State<Arc<Blobs>>, Path(id): Path<String>, body: Bytes) -> Response {
@@ -102,17 +145,33 @@ async fn store(State(blobs): State<Arc<Blobs>>, Path(id): Path<String>, body: By
     }
     let written = blocking(move || {
         write_blob(&blobs.dir, &id, &body)?;
-        if !blobs.slow {
+        if !blobs.slow
             // Made once, now, rather than on every request. Not a PNG: no thumbnail.
-            if let Ok(thumb) = make_thumbnail(&body) {
-                std::fs::write(thumbnail_path(&blobs.dir, &id), thumb)?;
-            }
+            && let Ok(thumb) = make_thumbnail(&body)
+            && let Err(e) = std::fs::write(thumbnail_path(&blobs.dir, &id), thumb)
+        {
+            // A refused upload leaves nothing behind.
+            let _ = delete_blob(&blobs.dir, &id);
+            return Err(e);
         }
         Ok::<_, std::io::Error>(())
     })
     .await;
     match written {
         Ok(Ok(())) => StatusCode::CREATED.into_response(),
+        Ok(Err(e)) => io_error(&e),
+        Err(response) => response,
+    }
+}
+
+async fn list(State(blobs): State<Arc<Blobs>>) -> Response {
+    match blocking(move || list_blobs(&blobs.dir)).await {
+        Ok(Ok(list)) => Json(
+            list.into_iter()
+                .map(|(id, age_ms)| serde_json::json!({"id": id, "age_ms": age_ms}))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
         Ok(Err(e)) => io_error(&e),
         Err(response) => response,
     }

@@ -2,8 +2,9 @@
 //! [`ImageRepository`]. Traced by `TraceLayer` (one server span per request, named by route), so
 //! the repository's spans nest under the request that caused them.
 //!
-//! `GET /images`, `GET /images/{id}`, `POST /images` (`{"name", "content_type", "size"}`),
-//! `DELETE /images/{id}`; errors are JSON `{"error": "..."}` with a 4xx or 5xx status.
+//! `GET /images`, `GET /images/{id}`, `POST /images` (`{"id", "name", "content_type", "size"}`;
+//! without an id, a new one is made), `DELETE /images/{id}`; errors are JSON
+//! `{"error": "..."}` with a 4xx or 5xx status.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use traced::http::TraceLayer;
 
-use crate::repository::{Image, ImageRepository, NewImage, RepositoryError};
+use crate::repository::{Image, ImageRepository, NewImage, RepositoryError, is_image_id, new_id};
 
 type Repo = Arc<dyn ImageRepository>;
 
@@ -38,6 +39,7 @@ pub fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
 fn failed(e: &RepositoryError) -> Response {
     match e {
         RepositoryError::NotFound(_) => error(StatusCode::NOT_FOUND, e),
+        RepositoryError::Conflict(_) => error(StatusCode::CONFLICT, e),
         RepositoryError::Database(_) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
@@ -86,8 +88,19 @@ async fn insert(State(repo): State<Repo>, body: Option<Json<Value>>) -> Response
             "expected name, content_type (non-empty strings) and size (a number)",
         );
     };
+    let id = match &body["id"] {
+        Value::Null => new_id(),
+        Value::String(id) if is_image_id(id) => id.clone(),
+        _ => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "an image id is 16 hex digits",
+            );
+        }
+    };
     match repo
         .insert_image(NewImage {
+            id,
             name,
             content_type,
             size,
@@ -164,6 +177,19 @@ mod tests {
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(missing["error"], "image nope not found");
         let (status, _) = call(&app, "POST", "/images", Some(json!({"name": ""}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let dog = json!({"id": "00000000000000d0", "name": "dog.png", "content_type": "image/png", "size": 3});
+        let (status, created) = call(&app, "POST", "/images", Some(dog.clone())).await;
+        assert_eq!(
+            (status, &created["id"]),
+            (StatusCode::CREATED, &dog["id"]),
+            "the caller's id"
+        );
+        let (status, conflict) = call(&app, "POST", "/images", Some(dog)).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(conflict["error"], "image 00000000000000d0 exists already");
+        let bad_id = json!({"id": "../etc", "name": "x", "content_type": "image/png", "size": 1});
+        let (status, _) = call(&app, "POST", "/images", Some(bad_id)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         let (status, _) = call(&app, "DELETE", &format!("/images/{id}"), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);

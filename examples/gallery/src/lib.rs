@@ -16,5 +16,5 @@ pub mod repository;
 pub mod sqlite;
 pub mod thumbnail;
 
-pub use repository::{Image, ImageRepository, NewImage, RepositoryError};
+pub use repository::{Image, ImageRepository, NewImage, RepositoryError, is_image_id, new_id};
 pub use sqlite::SqliteRepository;

@@ -129,11 +129,14 @@ fn data_dir(options: &Options, name: &str) -> PathBuf {
     )
 }
 
-fn api(options: &Options, _: &tokio::runtime::Runtime) -> Result<axum::Router, String> {
-    Ok(gallery::api::router(Backends::new(
-        options.required("catalog")?,
-        options.required("store")?,
-    )))
+fn api(options: &Options, runtime: &tokio::runtime::Runtime) -> Result<axum::Router, String> {
+    let backends = Backends::new(options.required("catalog")?, options.required("store")?);
+    // Bytes an API stopped mid-upload left without a record go, a few minutes on.
+    runtime.spawn(gallery::api::sweep_periodically(
+        backends.clone(),
+        gallery::api::SWEEP_EVERY,
+    ));
+    Ok(gallery::api::router(backends))
 }
 
 /// The catalog's repository: MongoDB when `MONGODB_URI` is set (and the `mongodb` feature

@@ -10,7 +10,7 @@ use mongodb::bson::{Document, doc};
 use mongodb::{Client, Collection};
 use traced::traced;
 
-use crate::repository::{Image, ImageRepository, NewImage, RepositoryError, new_id, now_ms};
+use crate::repository::{Image, ImageRepository, NewImage, RepositoryError, now_ms};
 
 /// Image records in a MongoDB collection.
 #[derive(Clone, Debug)]
@@ -24,6 +24,20 @@ pub struct MongoRepository {
 
 fn database(e: mongodb::error::Error) -> RepositoryError {
     RepositoryError::Database(e.to_string())
+}
+
+/// The server's code for a duplicate key.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// An insert's error: the id taken already is a conflict, anything else the database's.
+fn inserting(id: &str, e: mongodb::error::Error) -> RepositoryError {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match &*e.kind {
+        ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == DUPLICATE_KEY => {
+            RepositoryError::Conflict(id.to_owned())
+        }
+        _ => database(e),
+    }
 }
 
 fn image(document: &Document) -> Result<Image, RepositoryError> {
@@ -123,7 +137,7 @@ impl ImageRepository for MongoRepository {
     async fn insert_image(&self, new: NewImage) -> Result<Image, RepositoryError> {
         self.tag_user();
         let image = Image {
-            id: new_id(),
+            id: new.id,
             name: new.name,
             content_type: new.content_type,
             size: new.size,
@@ -146,7 +160,7 @@ impl ImageRepository for MongoRepository {
                 "seq": seq,
             })
             .await
-            .map_err(database)?;
+            .map_err(|e| inserting(&image.id, e))?;
         Ok(image)
     }
 

@@ -23,6 +23,9 @@ pub struct Image {
 /// What an upload records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewImage {
+    /// Its id ([`new_id`]), chosen by the caller: the API stores the bytes under it before it
+    /// records them, so that no record ever points at bytes that are not there.
+    pub id: String,
     /// Its name.
     pub name: String,
     /// Its media type.
@@ -37,6 +40,9 @@ pub enum RepositoryError {
     /// No image has this id.
     #[error("image {0} not found")]
     NotFound(String),
+    /// An image has this id already.
+    #[error("image {0} exists already")]
+    Conflict(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
@@ -59,13 +65,21 @@ pub trait ImageRepository: Send + Sync {
 }
 
 /// A new random image id: 16 hex digits.
-pub(crate) fn new_id() -> String {
+#[must_use]
+pub fn new_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     // A fresh `RandomState` is randomly keyed: hashing the time with it gives an unpredictable,
     // well-spread 64-bit value without a dependency for it.
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(now_ms() as u128);
     format!("{:016x}", hasher.finish())
+}
+
+/// Whether `id` has the shape of an image id (16 hex digits): anything else is refused before
+/// it comes near a query or a path.
+#[must_use]
+pub fn is_image_id(id: &str) -> bool {
+    id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -81,17 +95,30 @@ pub(crate) async fn contract(repo: &dyn ImageRepository) {
     assert!(empty.is_empty(), "{empty:?}");
     let cat = repo
         .insert_image(NewImage {
+            id: new_id(),
             name: "cat.png".into(),
             content_type: "image/png".into(),
             size: 1234,
         })
         .await
         .expect("inserts");
-    assert_eq!(cat.id.len(), 16);
+    assert!(is_image_id(&cat.id), "{}", cat.id);
+    let again = NewImage {
+        id: cat.id.clone(),
+        name: "impostor.png".into(),
+        content_type: "image/png".into(),
+        size: 1,
+    };
+    assert_eq!(
+        repo.insert_image(again).await,
+        Err(RepositoryError::Conflict(cat.id.clone())),
+        "an id is recorded once"
+    );
     assert_eq!((cat.name.as_str(), cat.size), ("cat.png", 1234));
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     let dog = repo
         .insert_image(NewImage {
+            id: new_id(),
             name: "dog.jpg".into(),
             content_type: "image/jpeg".into(),
             size: 99,

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use traced::traced;
 
-use crate::repository::{Image, ImageRepository, NewImage, RepositoryError, new_id, now_ms};
+use crate::repository::{Image, ImageRepository, NewImage, RepositoryError, now_ms};
 
 /// Image records in an SQLite database.
 #[derive(Clone)]
@@ -35,6 +35,14 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS images (
 
 fn database(e: rusqlite::Error) -> RepositoryError {
     RepositoryError::Database(e.to_string())
+}
+
+/// An insert's error: the id taken already is a conflict, anything else the database's.
+fn inserting(id: &str, e: rusqlite::Error) -> RepositoryError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => RepositoryError::Conflict(id.to_owned()),
+        _ => database(e),
+    }
 }
 
 fn image(row: &rusqlite::Row<'_>) -> rusqlite::Result<Image> {
@@ -143,7 +151,7 @@ impl ImageRepository for SqliteRepository {
     ))]
     async fn insert_image(&self, new: NewImage) -> Result<Image, RepositoryError> {
         let image = Image {
-            id: new_id(),
+            id: new.id,
             name: new.name,
             content_type: new.content_type,
             size: new.size,
@@ -161,7 +169,7 @@ impl ImageRepository for SqliteRepository {
                     record.created_ms
                 ],
             )
-            .map_err(database)
+            .map_err(|e| inserting(&record.id, e))
         })
         .await?;
         Ok(image)
@@ -220,7 +228,18 @@ mod tests {
         let log = &missing.logs()[0];
         assert!(log.field("message").unwrap().ends_with("not found"));
         assert!(matches!(missing.tag("image.id"), Some(TagValue::String(_))));
-        assert_eq!(capture.spans_named("insert_image").len(), 2);
+        let inserts = capture.spans_named("insert_image");
+        assert_eq!(inserts.len(), 3, "two images and one conflict");
+        let conflict = inserts
+            .iter()
+            .find(|s| s.tag("error").is_some())
+            .expect("the refused insert");
+        assert!(
+            conflict.logs()[0]
+                .field("message")
+                .unwrap()
+                .ends_with("exists already")
+        );
         assert_eq!(capture.spans_named("delete_image").len(), 2);
     }
 
@@ -234,6 +253,7 @@ mod tests {
         let first = SqliteRepository::open(&path).unwrap();
         let cat = first
             .insert_image(NewImage {
+                id: crate::new_id(),
                 name: "cat.png".into(),
                 content_type: "image/png".into(),
                 size: 1,

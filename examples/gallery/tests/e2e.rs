@@ -148,6 +148,15 @@ async fn each_request_is_one_trace_across_the_services_it_crossed() {
     assert_eq!(service(ok, store), "gallery-store");
     span(ok, "write_blob", Some(store));
     span(ok, "make_thumbnail", Some(store));
+    // The bytes are stored before the record that points at them is written.
+    let steps = span(ok, "store_upload", None);
+    let (put, post) = (
+        span(ok, "HTTP PUT", Some(steps)),
+        span(ok, "HTTP POST", Some(steps)),
+    );
+    let micros = |s: &Value, field: &str| s[field].as_u64().unwrap();
+    assert!(micros(put, "startTime") + micros(put, "duration") <= micros(post, "startTime"));
+    span(ok, "insert_image", None);
 
     // The thumbnail and the 404.
     let thumbs = query(&collector, "HTTP GET /v0/images/{id}/thumbnail").await;
@@ -166,17 +175,24 @@ async fn each_request_is_one_trace_across_the_services_it_crossed() {
     let lookup = span(missing, "get_image", None);
     assert_eq!(tag(lookup, "error"), Some(&Value::from(true)));
 
-    // The failed upload: the store call failed, the record was removed, the upload is an error.
+    // The failed upload: the store call failed, so the catalog was never asked to record
+    // anything; the upload is an error.
     let bad = uploads
         .iter()
-        .find(|t| services(t) == 2)
-        .expect("the failed upload");
+        .find(|t| services(t) == 1)
+        .expect("the failed upload, which stayed in the API");
     let upload = span(bad, "store_upload", None);
     assert_eq!(tag(upload, "error"), Some(&Value::from(true)));
     let put = span(bad, "HTTP PUT", Some(upload));
     assert_eq!(tag(put, "error"), Some(&Value::from(true)));
-    span(bad, "HTTP DELETE", Some(upload));
-    span(bad, "delete_image", None);
+    assert!(
+        bad["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["operationName"] != "HTTP POST"),
+        "no record without bytes"
+    );
     assert_eq!(
         tag(span(bad, "HTTP POST /v0/images", None), "http.status_code"),
         Some(&Value::from(502))

@@ -1,7 +1,8 @@
 //! The three services together on loopback (in one process here; the demo runs each in its own):
 //! requests of each kind, uploads checked before anything is written, a failed upload leaving
-//! nothing behind, and one trace per request nesting the API, its client call, the catalog and
-//! the repository with its database tags.
+//! nothing behind (whichever backend failed, and bytes left by an API stopped mid-upload swept),
+//! and one trace per request nesting the API, its client call, the catalog and the repository
+//! with its database tags.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,10 +22,26 @@ async fn serve(router: axum::Router) -> SocketAddr {
 
 struct Gallery {
     api: String,
+    /// What the API calls.
+    backends: Backends,
+    /// The store's base URL.
+    store: String,
     blobs: std::path::PathBuf,
 }
 
-async fn gallery(store_url: Option<String>) -> Gallery {
+/// A URL where nothing listens.
+fn closed() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
+
+/// The three services; the API calls `catalog_url` or `store_url` instead of the real one when
+/// given (a backend that is down).
+async fn gallery(catalog_url: Option<String>, store_url: Option<String>) -> Gallery {
     let catalog = serve(gallery::catalog::router(Arc::new(
         SqliteRepository::in_memory().unwrap(),
     )))
@@ -34,17 +51,32 @@ async fn gallery(store_url: Option<String>) -> Gallery {
         std::process::id(),
         rand_suffix()
     ));
-    let store = serve(gallery::blobs::router(blobs.clone(), false).unwrap()).await;
-    let store_url = store_url.unwrap_or_else(|| format!("http://{store}"));
-    let api = serve(gallery::api::router(Backends::new(
-        format!("http://{catalog}"),
-        store_url,
-    )))
-    .await;
+    let store = format!(
+        "http://{}",
+        serve(gallery::blobs::router(blobs.clone(), false).unwrap()).await
+    );
+    let backends = Backends::new(
+        catalog_url.unwrap_or_else(|| format!("http://{catalog}")),
+        store_url.unwrap_or_else(|| store.clone()),
+    );
+    let api = serve(gallery::api::router(backends.clone())).await;
     Gallery {
         api: format!("http://{api}"),
+        backends,
+        store,
         blobs,
     }
+}
+
+/// The images the store holds on disk (thumbnails and temporary files aside).
+fn stored(g: &Gallery) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(&g.blobs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| gallery::is_image_id(name))
+        .collect();
+    ids.sort();
+    ids
 }
 
 fn rand_suffix() -> u64 {
@@ -69,7 +101,7 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n not really an image, but bytes all the sa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_of_request_is_served_checked_and_traced_end_to_end() {
     let capture = Capture::install();
-    let g = gallery(None).await;
+    let g = gallery(None, None).await;
     let http = reqwest::Client::new();
     let upload = |body: &'static [u8], content_type: &str| {
         http.post(format!("{}/v0/images?name=cat.png", g.api))
@@ -164,11 +196,7 @@ async fn every_kind_of_request_is_served_checked_and_traced_end_to_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_the_store_cannot_take_leaves_no_record_behind() {
     let capture = Capture::install();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let g = gallery(Some(format!("http://{closed}"))).await;
+    let g = gallery(None, Some(closed())).await;
     let http = reqwest::Client::new();
     let (status, body) = send(
         http.post(format!("{}/v0/images?name=cat.png", g.api))
@@ -178,7 +206,7 @@ async fn an_upload_the_store_cannot_take_leaves_no_record_behind() {
     .await;
     assert_eq!(status, 502, "{body}");
     let (_, all) = send(http.get(format!("{}/v0/images", g.api))).await;
-    assert_eq!(all, serde_json::json!([]), "the record was removed");
+    assert_eq!(all, serde_json::json!([]), "nothing was recorded");
     let upload = capture.span("store_upload");
     assert_eq!(
         upload.tag("error"),
@@ -187,13 +215,143 @@ async fn an_upload_the_store_cannot_take_leaves_no_record_behind() {
     );
     assert!(upload.logs().iter().any(|l| {
         l.field("event")
-            .is_some_and(|m| m.contains("record was removed"))
+            .is_some_and(|m| m.contains("nothing was recorded"))
     }));
+    assert!(
+        capture.spans_named("insert_image").is_empty(),
+        "the catalog is not asked to record bytes the store does not have"
+    );
     let refused = capture
         .spans()
         .into_iter()
         .find(|s| s.operation_name() == "HTTP PUT")
         .expect("the client span of the store call");
     assert_eq!(refused.tag("error"), Some(TagValue::Boolean(true)));
+    std::fs::remove_dir_all(&g.blobs).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_the_catalog_cannot_take_leaves_no_bytes_behind() {
+    let capture = Capture::install();
+    let g = gallery(Some(closed()), None).await;
+    let (status, body) = send(
+        reqwest::Client::new()
+            .post(format!("{}/v0/images?name=cat.png", g.api))
+            .header("content-type", "image/png")
+            .body(PNG),
+    )
+    .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(stored(&g), Vec::<String>::new(), "the bytes were removed");
+    let upload = capture.span("store_upload");
+    assert_eq!(upload.tag("error"), Some(TagValue::Boolean(true)));
+    assert!(upload.logs().iter().any(|l| {
+        l.field("event")
+            .is_some_and(|m| m.contains("the bytes were removed"))
+    }));
+    let children = |name: &str| {
+        capture
+            .spans_named(name)
+            .into_iter()
+            .filter(|s| s.parent_id() == Some(upload.span_id()))
+            .collect::<Vec<_>>()
+    };
+    let [put] = &children("HTTP PUT")[..] else {
+        panic!("one store call")
+    };
+    assert_eq!(put.tag("http.status_code"), Some(TagValue::Integer(201)));
+    let [post] = &children("HTTP POST")[..] else {
+        panic!("one catalog call")
+    };
+    assert_eq!(post.tag("error"), Some(TagValue::Boolean(true)));
+    let [delete] = &children("HTTP DELETE")[..] else {
+        panic!("one compensating call")
+    };
+    assert_eq!(delete.tag("http.status_code"), Some(TagValue::Integer(204)));
+    std::fs::remove_dir_all(&g.blobs).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_an_api_stopped_mid_upload_left_without_a_record_are_swept() {
+    let capture = Capture::install();
+    let g = gallery(None, None).await;
+    let http = reqwest::Client::new();
+    let (status, cat) = send(
+        http.post(format!("{}/v0/images?name=cat.png", g.api))
+            .header("content-type", "image/png")
+            .body(PNG),
+    )
+    .await;
+    assert_eq!(status, 201, "{cat}");
+    let cat = cat["id"].as_str().unwrap().to_owned();
+    // The first step of an upload whose API then stopped: bytes, and no record.
+    let orphan = gallery::new_id();
+    let (status, _) = send(http.put(format!("{}/blobs/{orphan}", g.store)).body(PNG)).await;
+    assert_eq!(status, 201);
+    let mut both = vec![cat.clone(), orphan.clone()];
+    both.sort();
+    assert_eq!(stored(&g), both);
+
+    // Young bytes may be an upload under way: kept.
+    let kept = gallery::api::sweep_orphans(&g.backends, gallery::api::ORPHAN_GRACE).await;
+    assert_eq!(kept, Ok(0));
+    assert_eq!(stored(&g), both);
+    let swept = gallery::api::sweep_orphans(&g.backends, std::time::Duration::ZERO).await;
+    assert_eq!(swept, Ok(1));
+    assert_eq!(stored(&g), [cat], "the recorded image stays");
+
+    let sweeps = capture.spans_named("sweep_orphans");
+    assert_eq!(sweeps.len(), 2);
+    let sweep = sweeps
+        .iter()
+        .find(|s| s.tag("orphans.removed") == Some(TagValue::Integer(1)))
+        .expect("the sweep that removed the orphan");
+    let calls: Vec<String> = capture
+        .spans()
+        .iter()
+        .filter(|s| s.parent_id() == Some(sweep.span_id()))
+        .map(|s| s.operation_name().to_owned())
+        .collect();
+    assert_eq!(
+        calls,
+        ["HTTP GET", "HTTP GET", "HTTP DELETE"],
+        "list, list, remove"
+    );
+
+    // A backend that is down: an error, and nothing removed.
+    let down = Backends::new(closed(), g.store.clone());
+    let failed = gallery::api::sweep_orphans(&down, std::time::Duration::ZERO).await;
+    assert!(failed.is_err_and(|e| e.contains("listing the image records")));
+    assert_eq!(stored(&g).len(), 1);
+    std::fs::remove_dir_all(&g.blobs).unwrap();
+}
+
+#[tokio::test]
+async fn the_store_never_overwrites_an_image_and_clears_writes_cut_short_when_it_starts() {
+    let g = gallery(None, None).await;
+    let http = reqwest::Client::new();
+    let id = gallery::new_id();
+    let put = |body: &'static [u8]| http.put(format!("{}/blobs/{id}", g.store)).body(body);
+    assert_eq!(send(put(PNG)).await.0, 201);
+    let (status, body) = send(put(b"other bytes")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("the image exists already"))
+    );
+    assert_eq!(
+        std::fs::read(g.blobs.join(&id)).unwrap(),
+        PNG,
+        "the first bytes stay"
+    );
+    let (status, listed) = send(http.get(format!("{}/blobs", g.store))).await;
+    assert_eq!((status, listed[0]["id"].as_str()), (200, Some(id.as_str())));
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+
+    // A store stopped mid-write leaves a temporary file; started again, it removes it.
+    let cut_short = g.blobs.join(format!("{}.partial", gallery::new_id()));
+    std::fs::write(&cut_short, b"half an ima").unwrap();
+    let _restarted = gallery::blobs::router(g.blobs.clone(), false).unwrap();
+    assert!(!cut_short.exists());
+    assert_eq!(stored(&g), [id]);
     std::fs::remove_dir_all(&g.blobs).unwrap();
 }
