@@ -264,11 +264,13 @@ impl Config {
     /// never waits.
     ///
     /// A queue holds spans by value, about 90 bytes each. It starts at 256 spans (23 KiB) when
-    /// its thread finishes its first span, and grows fourfold each time it fills, up to this
-    /// size (1.4 MiB at the default): a thread that never bursts never pays for the room. The
-    /// smaller queue a thread outgrew is drained and freed by the reporter, so for a moment a
-    /// thread may hold up to a third more than this. Queues are freed once their thread has
-    /// exited and they are drained.
+    /// its thread finishes its first span, and grows fourfold whenever a quarter of it fills
+    /// before the reporter has drained it, up to this size (1.4 MiB at the default): a queue
+    /// grows to what its thread makes between drains, and a quiet thread never pays for the
+    /// room. (Waking the reporter early instead would cost the thread a system call every
+    /// quarter queue.) The smaller queue a thread outgrew is drained and freed by the
+    /// reporter; until then it holds at most a quarter of its size. Queues are freed once
+    /// their thread has exited and they are drained.
     ///
     /// ```
     /// // A service with many threads and a small memory budget: at most 512 spans (46 KiB) a

@@ -84,8 +84,6 @@ pub(crate) struct Tracer {
     reporter: OnceLock<Thread>,
     pub(crate) control: Mutex<Control>,
     pub(crate) control_changed: Condvar,
-    /// Spans a thread pushes between two looks at its ring's fill level.
-    wake_every: u32,
 }
 
 /// This thread's end of its ring, and the tracer the ring belongs to.
@@ -94,6 +92,23 @@ struct Local {
     producer: Producer,
     /// Spans pushed since the fill level was last looked at.
     pushed: u32,
+    /// Spans pushed between two looks at the fill level: often enough that the ring cannot
+    /// fill between two looks, rarely enough that the look (a read of the reporter's index,
+    /// a cache line another core writes) stays out of most calls.
+    look_every: u32,
+}
+
+impl Local {
+    fn new(tracer: &Tracer, ring: Arc<Ring>) -> Self {
+        Local {
+            tracer,
+            look_every: u32::try_from(ring.capacity() / 8)
+                .unwrap_or(u32::MAX)
+                .clamp(1, 64),
+            producer: Producer::new(ring),
+            pushed: 0,
+        }
+    }
 }
 
 thread_local! {
@@ -121,10 +136,6 @@ impl Tracer {
             reporter: OnceLock::new(),
             control: Mutex::default(),
             control_changed: Condvar::new(),
-            // Look often enough that a ring cannot fill between two looks.
-            wake_every: u32::try_from(first_ring / 8)
-                .unwrap_or(u32::MAX)
-                .clamp(1, 64),
         }
     }
 
@@ -159,7 +170,7 @@ impl Tracer {
     fn push(&self, local: &mut Local, span: FinishedSpan) {
         if let Err(span) = local.producer.push(span) {
             if local.producer.capacity() < self.ring_size {
-                self.grow(local, span);
+                self.grow(local, Some(span));
             } else {
                 self.counters.dropped.add(1);
                 self.wake_reporter();
@@ -168,14 +179,19 @@ impl Tracer {
             return;
         }
         // The reporter wakes on its own every flush interval; it is woken early only when a
-        // quarter of the ring waits. Waking a parked thread is a system call, too dear to make every few
-        // spans; reading the fill level reads the reporter's index, so it is read only every
-        // `wake_every` spans.
+        // quarter of a ring waits. Waking a parked thread is a system call, microseconds on
+        // this thread: a thread that fills a quarter of its ring between two drains is a busy
+        // one, so it gets a larger ring, as long as it may, rather than paying for a wake every
+        // few dozen spans. A thread's ring thus grows to what it makes between drains.
         local.pushed += 1;
-        if local.pushed >= self.wake_every {
+        if local.pushed >= local.look_every {
             local.pushed = 0;
             if local.producer.wants_draining() {
-                self.wake_reporter();
+                if local.producer.capacity() < self.ring_size {
+                    self.grow(local, None);
+                } else {
+                    self.wake_reporter();
+                }
             }
         }
     }
@@ -187,29 +203,25 @@ impl Tracer {
     fn register(&self, local: &mut Option<Local>, span: FinishedSpan) {
         let ring = Arc::new(Ring::new(self.first_ring));
         lock(&self.rings).push(Arc::clone(&ring));
-        let local = local.insert(Local {
-            tracer: self,
-            producer: Producer::new(ring),
-            pushed: 0,
-        });
+        let local = local.insert(Local::new(self, ring));
         self.push(local, span);
     }
 
-    /// This thread's ring is full and may grow: `span` goes into one four times larger, which
-    /// takes the full one's place. The full ring is abandoned to the reporter, which drains it
-    /// (before the new one: rings drain in the order they came) and lets it go. A thread grows
-    /// at most a few times in its life, so the allocation and the lock stay off the hot path.
+    /// Gives this thread a ring four times larger (up to `ring_size`), into which `span`, if
+    /// any, goes. The old ring is abandoned to the reporter, which drains it (before the new
+    /// one: rings drain in the order they came) and lets it go. A thread grows at most a few
+    /// times in its life, so the allocation and the lock stay off the hot path.
     #[cold]
     #[inline(never)]
-    fn grow(&self, local: &mut Local, span: FinishedSpan) {
+    fn grow(&self, local: &mut Local, span: Option<FinishedSpan>) {
         let capacity = (local.producer.capacity() * 4).min(self.ring_size);
         let ring = Arc::new(Ring::new(capacity));
         lock(&self.rings).push(Arc::clone(&ring));
-        local.producer = Producer::new(ring);
-        local.pushed = 0;
-        let pushed = local.producer.push(span);
-        debug_assert!(pushed.is_ok(), "a new ring has room");
-        self.wake_reporter();
+        *local = Local::new(self, ring);
+        if let Some(span) = span {
+            let pushed = local.producer.push(span);
+            debug_assert!(pushed.is_ok(), "a new ring has room");
+        }
     }
 
     #[cold]
@@ -330,18 +342,19 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_queue_starts_small_and_grows_fourfold_up_to_the_queue_size() {
+    fn a_busy_thread_queue_grows_fourfold_up_to_the_queue_size() {
         // Not installed, and no reporter: nothing drains until the test does.
         let tracer: &'static Tracer = Box::leak(Box::new(Tracer::new(Sampler::always(), 1024)));
         assert_eq!(tracer.first_ring, FIRST_RING);
         let ids = submit_from_a_thread(tracer, 2000);
-        // 256 in the first ring, then 1024 in the one it grew into; the rest dropped.
+        // Nothing drains: the first ring (256) grows once a quarter of it waits, after 64
+        // spans; the next 1024 fill the largest ring, and the rest are dropped.
         assert_eq!(
             ids,
-            (1..=1280).collect::<Vec<_>>(),
+            (1..=64 + 1024).collect::<Vec<_>>(),
             "every kept span, in order"
         );
-        assert_eq!(tracer.counters.dropped.get(), 2000 - 1280);
+        assert_eq!(tracer.counters.dropped.get(), 2000 - 64 - 1024);
         assert!(
             lock(&tracer.rings).is_empty(),
             "drained rings of exited threads are freed"
