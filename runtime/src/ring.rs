@@ -128,11 +128,12 @@ impl Producer {
         Ok(())
     }
 
-    /// `true` when a quarter of the ring or more is waiting for the consumer: time to wake it.
+    /// `true` when a quarter of the ring or more is waiting for the consumer: the producer is
+    /// outpacing the consumer's rounds, and either wakes it or moves to a larger ring.
     ///
     /// A quarter, not a half: the other three quarters are what absorbs the consumer's wake-up
     /// latency and the time it is busy sending, and on a loaded machine either can last
-    /// milliseconds, while a busy thread fills a half of the default ring in about one.
+    /// milliseconds.
     pub(crate) fn wants_draining(&mut self) -> bool {
         self.head = self.ring.head.0.load(Ordering::Acquire);
         self.tail.wrapping_sub(self.head) >= (self.ring.capacity() / 4).max(1)
