@@ -177,7 +177,7 @@ impl Collector {
     /// A trace as a Jaeger JSON file (what Jaeger's UI uploads).
     pub fn export(&self, trace_id: TraceId) -> Option<String> {
         let spans = self.store.trace(trace_id)?;
-        serde_json::to_string_pretty(&json::envelope(serde_json::json!([json::trace(&spans)]))).ok()
+        serde_json::to_string_pretty(&json::envelope(vec![json::trace(&spans)])).ok()
     }
 }
 

@@ -43,15 +43,15 @@ async fn page() -> impl IntoResponse {
     )
 }
 
-async fn services(State(api): State<Api>) -> Json<serde_json::Value> {
-    Json(json::envelope(json!(api.store.services())))
+async fn services(State(api): State<Api>) -> Json<json::Envelope<String>> {
+    Json(json::envelope(api.store.services()))
 }
 
 async fn operations(
     State(api): State<Api>,
     Path(service): Path<String>,
-) -> Json<serde_json::Value> {
-    Json(json::envelope(json!(api.store.operations(&service))))
+) -> Json<json::Envelope<String>> {
+    Json(json::envelope(api.store.operations(&service)))
 }
 
 fn bad_request(message: String) -> Response {
@@ -132,13 +132,9 @@ async fn find(
         Ok(query) => query,
         Err(e) => return bad_request(e),
     };
-    let traces: Vec<serde_json::Value> = api
-        .store
-        .find(&query)
-        .iter()
-        .map(|t| json::trace(t))
-        .collect();
-    Json(json::envelope(json!(traces))).into_response()
+    let found = api.store.find(&query);
+    let traces = found.iter().map(|t| json::trace(t)).collect();
+    Json(json::envelope(traces)).into_response()
 }
 
 async fn trace(State(api): State<Api>, Path(id): Path<String>) -> Response {
@@ -146,7 +142,7 @@ async fn trace(State(api): State<Api>, Path(id): Path<String>) -> Response {
         return bad_request(format!("{id:?} is not a trace id"));
     };
     match api.store.trace(trace_id) {
-        Some(spans) => Json(json::envelope(json!([json::trace(&spans)]))).into_response(),
+        Some(spans) => Json(json::envelope(vec![json::trace(&spans)])).into_response(),
         None => (
             StatusCode::NOT_FOUND,
             Json(json::error(404, "trace not found")),
