@@ -65,7 +65,8 @@ pub struct Config {
 
 /// Default largest capacity of each thread's finished-span queue: 160 ms of spans for a thread
 /// making 100,000 a second, enough to ride out the reporter thread being kept off a core on a
-/// loaded machine. A queue starts at 256 spans and grows only if its thread needs it.
+/// loaded machine. A queue grows to it only while the reporter is late (see
+/// [`Config::queue_size`]).
 pub const DEFAULT_QUEUE_SIZE: usize = 16_384;
 
 impl Config {
@@ -263,14 +264,18 @@ impl Config {
     /// thread's queue is full at this size, its spans are dropped and counted: the application
     /// never waits.
     ///
-    /// A queue holds spans by value, about 90 bytes each. It starts at 256 spans (23 KiB) when
-    /// its thread finishes its first span, and grows fourfold whenever a quarter of it fills
-    /// before the reporter has drained it, up to this size (1.4 MiB at the default): a queue
-    /// grows to what its thread makes between drains, and a quiet thread never pays for the
-    /// room. (Waking the reporter early instead would cost the thread a system call every
-    /// quarter queue.) The smaller queue a thread outgrew is drained and freed by the
-    /// reporter; until then it holds at most a quarter of its size. Queues are freed once
-    /// their thread has exited and they are drained.
+    /// A queue holds spans by value, about 90 bytes each, and is sized to what its thread
+    /// needs:
+    /// - it starts at 256 spans (23 KiB) when its thread finishes its first span;
+    /// - a busy thread's grows to 2,048 (180 KiB), small enough to stay in cache as the thread
+    ///   writes its way round it, and wakes the reporter when a quarter of it waits (waking is
+    ///   a system call on the thread, so a smaller queue grows rather than waking often);
+    /// - only when the reporter falls behind and the queue fills does it grow further,
+    ///   fourfold at a time, up to this size (1.4 MiB at the default), and it comes back to
+    ///   2,048 once the reporter keeps up again.
+    ///
+    /// Outgrown queues are drained and freed by the reporter, as are the queues of threads
+    /// that have exited.
     ///
     /// ```
     /// // A service with many threads and a small memory budget: at most 512 spans (46 KiB) a
