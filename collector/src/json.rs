@@ -274,7 +274,6 @@ impl Serialize for KeyValueJson<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Log;
     use traced::TraceId;
 
     fn kv(key: &str, value: Value) -> KeyValue {

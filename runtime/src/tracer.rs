@@ -240,10 +240,16 @@ impl Tracer {
     #[cold]
     #[inline(never)]
     fn register(&self, local: &mut Option<Local>, span: FinishedSpan) {
-        let ring = Arc::new(Ring::new(self.first_ring));
-        lock(&self.rings).push(Arc::clone(&ring));
-        let local = local.insert(Local::new(self, ring));
+        let local = local.insert(self.new_local(self.first_ring));
         self.push(local, span);
+    }
+
+    /// A new ring of `capacity` spans, which the reporter will drain from now on, and this
+    /// thread's end of it.
+    fn new_local(&self, capacity: usize) -> Local {
+        let ring = Arc::new(Ring::new(capacity));
+        lock(&self.rings).push(Arc::clone(&ring));
+        Local::new(self, ring)
     }
 
     /// Gives this thread a new, empty ring of `capacity` spans, into which `span`, if any,
@@ -254,9 +260,7 @@ impl Tracer {
     #[cold]
     #[inline(never)]
     fn resize(&self, local: &mut Local, capacity: usize, span: Option<FinishedSpan>) {
-        let ring = Arc::new(Ring::new(capacity));
-        lock(&self.rings).push(Arc::clone(&ring));
-        *local = Local::new(self, ring);
+        *local = self.new_local(capacity);
         if let Some(span) = span {
             let pushed = local.producer.push(span);
             debug_assert!(pushed.is_ok(), "a new ring has room");
@@ -368,16 +372,21 @@ mod tests {
     use super::*;
     use crate::finished::test_span;
 
+    /// The ids of what the reporter would drain now, in order.
+    fn drained(tracer: &Tracer) -> Vec<u64> {
+        let mut ids = Vec::new();
+        // SAFETY: no reporter runs for the tracers of these tests; the test is the one consumer.
+        unsafe { tracer.drain(|span| ids.push(span.span_id().get())) };
+        ids
+    }
+
     /// Submits `count` spans from a new thread, which then exits, and returns what the reporter
     /// would drain, in order.
     fn submit_from_a_thread(tracer: &'static Tracer, count: u64) -> Vec<u64> {
         std::thread::spawn(move || (1..=count).for_each(|id| tracer.submit(test_span(id))))
             .join()
             .unwrap();
-        let mut ids = Vec::new();
-        // SAFETY: no reporter runs for this tracer; the test is its one consumer.
-        unsafe { tracer.drain(|span| ids.push(span.span_id().get())) };
-        ids
+        drained(tracer)
     }
 
     #[test]
@@ -410,10 +419,6 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let mut ids = Vec::new();
-        let mut drain = || {
-            // SAFETY: no reporter runs for this tracer; the test is its one consumer.
-            unsafe { tracer.drain(|span| ids.push(span.span_id().get())) };
-        };
         // The test is a reporter that takes nothing for 20,000 spans. The ring grows to the
         // steady size as the thread proves busy, then fourfold each time it fills: 256, 1024,
         // 2048, 8192, 16,384, with room for 26,944 in all.
@@ -422,14 +427,14 @@ mod tests {
         }
         assert_eq!(tracer.counters.dropped.get(), 0, "rings grew instead");
         assert_eq!(capacities(), [256, 1024, 2048, 8192, 16_384]);
-        drain();
+        ids.extend(drained(tracer));
         assert_eq!(capacities(), [16_384], "outgrown rings go once drained");
         // Now drained every 64 spans: after enough calm looks the ring is the steady size again.
         for round in 0..=u64::from(CALM_LOOKS) {
             for i in 0..64 {
                 tracer.submit(test_span(20_001 + round * 64 + i));
             }
-            drain();
+            ids.extend(drained(tracer));
         }
         assert_eq!(capacities(), [STEADY_RING]);
         let made = 20_000 + (u64::from(CALM_LOOKS) + 1) * 64;

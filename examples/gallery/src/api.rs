@@ -119,7 +119,22 @@ fn relay((status, body): (StatusCode, Value)) -> Response {
 
 #[traced]
 async fn list_images(backends: &Backends) -> Result<(StatusCode, Value), Failure> {
+    records(backends).await
+}
+
+/// The catalog's answer to "every image record".
+async fn records(backends: &Backends) -> Result<(StatusCode, Value), Failure> {
     call(backends.client.get(format!("{}/images", backends.catalog))).await
+}
+
+/// The store's answer to removing the bytes of image `id`.
+async fn delete_bytes(backends: &Backends, id: &str) -> Result<(StatusCode, Value), Failure> {
+    call(
+        backends
+            .client
+            .delete(format!("{}/blobs/{id}", backends.store)),
+    )
+    .await
 }
 
 async fn list(State(backends): State<Shared>) -> Response {
@@ -201,12 +216,7 @@ async fn store_upload(
     match call(catalog.json(&record)).await {
         Ok((StatusCode::CREATED, image)) => Ok(image),
         failure => {
-            let _ = call(
-                backends
-                    .client
-                    .delete(format!("{}/blobs/{id}", backends.store)),
-            )
-            .await;
+            let _ = delete_bytes(backends, &id).await;
             traced::log("the catalog did not take the record; the bytes were removed");
             Err(unexpected(failure))
         }
@@ -247,10 +257,7 @@ pub async fn sweep_orphans(backends: &Backends, grace: Duration) -> Result<usize
         call(backends.client.get(format!("{}/blobs", backends.store))).await,
         "the stored images",
     )?;
-    let records = listed(
-        call(backends.client.get(format!("{}/images", backends.catalog))).await,
-        "the image records",
-    )?;
+    let records = listed(records(backends).await, "the image records")?;
     let recorded: HashSet<&str> = records.iter().filter_map(|r| r["id"].as_str()).collect();
     let mut removed = 0;
     for blob in &blobs {
@@ -260,10 +267,7 @@ pub async fn sweep_orphans(backends: &Backends, grace: Duration) -> Result<usize
         if recorded.contains(id) || u128::from(age) < grace.as_millis() {
             continue;
         }
-        let delete = backends
-            .client
-            .delete(format!("{}/blobs/{id}", backends.store));
-        if let Ok((StatusCode::NO_CONTENT, _)) = call(delete).await {
+        if let Ok((StatusCode::NO_CONTENT, _)) = delete_bytes(backends, id).await {
             removed += 1;
         }
     }
@@ -302,13 +306,7 @@ async fn remove(State(backends): State<Shared>, Path(id): Path<String>) -> Respo
     if status != StatusCode::NO_CONTENT {
         return relay((status, body));
     }
-    match call(
-        backends
-            .client
-            .delete(format!("{}/blobs/{id}", backends.store)),
-    )
-    .await
-    {
+    match delete_bytes(&backends, &id).await {
         Ok((StatusCode::NO_CONTENT | StatusCode::NOT_FOUND, _)) => {
             StatusCode::NO_CONTENT.into_response()
         }

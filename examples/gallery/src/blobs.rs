@@ -1,6 +1,7 @@
 //! The image store: the service that keeps images' bytes on disk, one file per image id,
-//! written to a temporary name and renamed, so a reader never sees half a file; a store that
-//! died mid-write leaves only a temporary file, removed when it starts again.
+//! written to a temporary name and linked into place, so a reader never sees half a file and
+//! an id is never written over; a store that died mid-write leaves only a temporary file,
+//! removed when it starts again.
 //!
 //! `PUT /blobs/{id}`, `GET /blobs/{id}`, `GET /blobs/{id}/thumbnail`, `DELETE /blobs/{id}`, and
 //! `GET /blobs` (`[{"id", "age_ms"}]`, for the API's sweep of bytes no record points at); ids
@@ -23,7 +24,7 @@ use traced::http::TraceLayer;
 use traced::traced;
 
 use crate::catalog::error;
-use crate::repository::is_image_id;
+use crate::repository::{IMAGE_ID_SHAPE, is_image_id};
 use crate::thumbnail::make_thumbnail;
 
 /// The largest image the store takes.
@@ -78,7 +79,7 @@ fn list_blobs(dir: &FsPath) -> std::io::Result<Vec<(String, u128)>> {
     Ok(blobs)
 }
 
-/// Removes what a store stopped mid-write left: temporary files, never renamed into place.
+/// Removes what a store stopped mid-write left: temporary files, never linked into place.
 fn remove_partial_writes(dir: &FsPath) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -136,7 +137,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn refuse_bad_id(id: &str) -> Option<Response> {
-    (!is_image_id(id)).then(|| error(StatusCode::BAD_REQUEST, "an image id is 16 hex digits"))
+    (!is_image_id(id)).then(|| error(StatusCode::BAD_REQUEST, IMAGE_ID_SHAPE))
 }
 
 async fn store(State(blobs): State<Arc<Blobs>>, Path(id): Path<String>, body: Bytes) -> Response {

@@ -16,7 +16,9 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use traced::http::TraceLayer;
 
-use crate::repository::{Image, ImageRepository, NewImage, RepositoryError, is_image_id, new_id};
+use crate::repository::{
+    IMAGE_ID_SHAPE, Image, ImageRepository, NewImage, RepositoryError, is_image_id, new_id,
+};
 
 type Repo = Arc<dyn ImageRepository>;
 
@@ -91,12 +93,7 @@ async fn insert(State(repo): State<Repo>, body: Option<Json<Value>>) -> Response
     let id = match &body["id"] {
         Value::Null => new_id(),
         Value::String(id) if is_image_id(id) => id.clone(),
-        _ => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "an image id is 16 hex digits",
-            );
-        }
+        _ => return error(StatusCode::UNPROCESSABLE_ENTITY, IMAGE_ID_SHAPE),
     };
     match repo
         .insert_image(NewImage {

@@ -75,6 +75,9 @@ pub fn new_id() -> String {
     format!("{:016x}", hasher.finish())
 }
 
+/// What a malformed image id is told.
+pub const IMAGE_ID_SHAPE: &str = "an image id is 16 hex digits";
+
 /// Whether `id` has the shape of an image id (16 hex digits): anything else is refused before
 /// it comes near a query or a path.
 #[must_use]

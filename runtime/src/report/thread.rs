@@ -92,8 +92,8 @@ impl Reporter {
     /// when the buffer went from empty to not.
     ///
     /// The rings are emptied before anything is sent: encoding and sending take far longer than
-    /// taking spans off a ring, and a ring left holding spans meanwhile is one that overflows when its
-    /// thread bursts. The buffer is bounded all the same, by the rings' capacity.
+    /// taking spans off a ring, and a ring left holding spans meanwhile is one that overflows
+    /// when its thread bursts. The buffer is bounded all the same, by the rings' capacity.
     fn drain(&mut self) -> bool {
         let was_empty = self.buffer.is_empty();
         let tracer = self.tracer;
