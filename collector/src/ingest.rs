@@ -1,7 +1,7 @@
 //! Ingest on the ports Jaeger uses, so every Jaeger client reports here unchanged: UDP 6831
-//! (agent, thrift compact `emitBatch`), UDP 6832 (thrift binary), and HTTP 14268
-//! (`POST /api/traces`, a thrift binary `Batch`). Bad input is rejected and counted; good
-//! traffic keeps flowing.
+//! (agent, thrift compact `emitBatch`) and 6832 (thrift binary), served by [`crate::udp`], and
+//! HTTP 14268 (`POST /api/traces`, a thrift binary `Batch`), here. Bad input is rejected and
+//! counted; good traffic keeps flowing.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -13,10 +13,10 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use tokio::net::UdpSocket;
 
 use crate::store::Store;
 use crate::thrift::{self, Protocol};
+use crate::udp;
 
 /// The largest batch the HTTP endpoint takes; larger ones are refused (413) before being read.
 pub const MAX_BODY: usize = 16 << 20;
@@ -26,7 +26,8 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Ingest counters.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Datagrams received.
+    /// Datagrams decoded (or rejected) off the UDP queues; each port counts what it received
+    /// and what its queue and the kernel dropped.
     pub datagrams: AtomicU64,
     /// HTTP batches received.
     pub requests: AtomicU64,
@@ -36,10 +37,12 @@ pub struct Stats {
     pub rejected: AtomicU64,
     /// Why the last one was.
     pub last_rejection: Mutex<Option<String>>,
+    /// The agent ports.
+    pub udp: Vec<Arc<udp::Port>>,
 }
 
 impl Stats {
-    fn reject(&self, why: String) {
+    pub(crate) fn reject(&self, why: String) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
         *self
             .last_rejection
@@ -48,22 +51,44 @@ impl Stats {
     }
 }
 
-/// Receives datagrams on `socket` until the task is aborted.
-pub async fn udp(socket: UdpSocket, protocol: Protocol, store: Arc<Store>, stats: Arc<Stats>) {
-    // The largest UDP payload: nothing a client sends is cut.
-    let mut buffer = vec![0; 65_536];
-    loop {
-        let Ok(len) = socket.recv(&mut buffer).await else {
-            continue;
-        };
-        stats.datagrams.fetch_add(1, Ordering::Relaxed);
-        match thrift::decode_emit_batch(&buffer[..len], protocol) {
-            Ok(spans) => {
-                stats.spans.fetch_add(spans.len() as u64, Ordering::Relaxed);
-                store.add(spans);
-            }
-            Err(e) => stats.reject(format!("UDP {protocol:?} datagram of {len} bytes: {e}")),
-        }
+/// The media types Jaeger's collector takes a thrift batch in.
+const THRIFT_TYPES: [&str; 2] = [
+    "application/x-thrift",
+    "application/vnd.apache.thrift.binary",
+];
+
+/// Checks the `Content-Type` as Jaeger's collector does (Go's `mime.ParseMediaType`: case and
+/// parameters ignored), and words a refusal as it does; both refusals are 400 there.
+fn thrift_content_type(headers: &HeaderMap) -> Result<(), String> {
+    let value = headers
+        .get("content-type")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let media_type = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+    };
+    let well_formed = match media_type.split_once('/') {
+        Some((kind, sub)) => token(kind) && token(sub),
+        None => token(&media_type),
+    };
+    if media_type.is_empty() {
+        Err("Cannot parse content type: mime: no media type".into())
+    } else if !well_formed {
+        Err(format!(
+            "Cannot parse content type: mime: invalid media type {media_type:?}"
+        ))
+    } else if !THRIFT_TYPES.contains(&media_type.as_str()) {
+        Err(format!("Unsupported content type: {media_type}"))
+    } else {
+        Ok(())
     }
 }
 
@@ -93,18 +118,9 @@ async fn post_batch(
 ) -> (StatusCode, String) {
     let stats = &ingest.stats;
     stats.requests.fetch_add(1, Ordering::Relaxed);
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with("application/x-thrift")
-        && !content_type.starts_with("application/vnd.apache.thrift.binary")
-    {
-        stats.reject(format!("HTTP batch with content type {content_type:?}"));
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "expected application/x-thrift\n".into(),
-        );
+    if let Err(answer) = thrift_content_type(&headers) {
+        stats.reject(format!("HTTP batch: {answer}"));
+        return (StatusCode::BAD_REQUEST, format!("{answer}\n"));
     }
     let announced = headers
         .get("content-length")

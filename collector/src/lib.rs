@@ -18,14 +18,16 @@ pub mod ingest;
 pub mod json;
 pub mod model;
 mod query;
+mod serve;
 pub mod store;
 pub mod thrift;
+pub mod udp;
 pub mod waterfall;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use traced::TraceId;
 
@@ -49,6 +51,11 @@ pub struct Config {
     pub limits: Limits,
     /// How long an HTTP client may take to send a batch's body (default 10 s).
     pub body_timeout: std::time::Duration,
+    /// The receive buffer each agent port asks for (default 16 MiB; see [`udp::Port`] for what
+    /// the kernel grants).
+    pub udp_buffer: usize,
+    /// Datagrams each agent port queues for its decoder at most (default 256).
+    pub udp_queue: usize,
 }
 
 impl Default for Config {
@@ -61,6 +68,8 @@ impl Default for Config {
             query: 16686,
             limits: Limits::default(),
             body_timeout: ingest::BODY_TIMEOUT,
+            udp_buffer: udp::RECEIVE_BUFFER,
+            udp_queue: udp::QUEUE,
         }
     }
 }
@@ -87,50 +96,51 @@ pub struct Collector {
     http: SocketAddr,
     query: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    udp: Vec<udp::Running>,
 }
 
 impl Collector {
-    /// Binds every port and starts serving on the current tokio runtime.
+    /// Binds every port and starts serving: HTTP on the current tokio runtime, each agent port
+    /// on a receiving thread and a decoding thread of its own.
     ///
     /// # Errors
-    /// A port that cannot be bound (in use, not permitted).
+    /// A port that cannot be bound (in use, not permitted), or a thread that cannot start.
     pub async fn start(config: Config) -> std::io::Result<Collector> {
         let store = Arc::new(Store::new(config.limits));
-        let stats = Arc::new(Stats::default());
         let at = |port| SocketAddr::new(config.bind, port);
-        let compact = UdpSocket::bind(at(config.udp_compact)).await?;
-        let binary = UdpSocket::bind(at(config.udp_binary)).await?;
+        let bind_udp =
+            |port, protocol| udp::bind(at(port), protocol, config.udp_buffer, config.udp_queue);
+        let (compact, compact_port) = bind_udp(config.udp_compact, thrift::Protocol::Compact)?;
+        let (binary, binary_port) = bind_udp(config.udp_binary, thrift::Protocol::Binary)?;
+        let (compact_port, binary_port) = (Arc::new(compact_port), Arc::new(binary_port));
+        let stats = Arc::new(Stats {
+            udp: vec![compact_port.clone(), binary_port.clone()],
+            ..Stats::default()
+        });
         let http = TcpListener::bind(at(config.http)).await?;
         let query = TcpListener::bind(at(config.query)).await?;
         let mut collector = Collector {
-            udp_compact: compact.local_addr()?,
-            udp_binary: binary.local_addr()?,
+            udp_compact: compact_port.addr,
+            udp_binary: binary_port.addr,
             http: http.local_addr()?,
             query: query.local_addr()?,
             store: store.clone(),
             stats: stats.clone(),
             tasks: Vec::new(),
+            udp: Vec::new(),
         };
-        collector.tasks.push(tokio::spawn(ingest::udp(
-            compact,
-            thrift::Protocol::Compact,
-            store.clone(),
-            stats.clone(),
-        )));
-        collector.tasks.push(tokio::spawn(ingest::udp(
-            binary,
-            thrift::Protocol::Binary,
-            store.clone(),
-            stats.clone(),
-        )));
+        for (socket, port) in [(compact, compact_port), (binary, binary_port)] {
+            let running = udp::start(socket, port, store.clone(), stats.clone())?;
+            collector.udp.push(running);
+        }
         let ingest_app = ingest::http(store.clone(), stats.clone(), config.body_timeout);
-        collector.tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(http, ingest_app).await;
-        }));
+        collector
+            .tasks
+            .push(tokio::spawn(serve::serve(http, ingest_app)));
         let query_app = query::router(store, stats);
-        collector.tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(query, query_app).await;
-        }));
+        collector
+            .tasks
+            .push(tokio::spawn(serve::serve(query, query_app)));
         Ok(collector)
     }
 
@@ -186,5 +196,88 @@ impl Drop for Collector {
         for task in &self.tasks {
             task.abort();
         }
+        for port in &mut self.udp {
+            port.stop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// `/api/stats` from a query API served at `addr`.
+    fn api_stats(addr: SocketAddr) -> serde_json::Value {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connects");
+        stream
+            .write_all(b"GET /api/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("writes");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("reads");
+        let body = answer.split_once("\r\n\r\n").expect("an answer").1;
+        serde_json::from_str(body).expect("JSON")
+    }
+
+    #[test]
+    fn datagrams_the_kernel_drops_while_the_socket_is_unread_are_shown_in_api_stats() {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        // The smallest buffer the kernel grants: room for one of these datagrams.
+        let (socket, port) = udp::bind(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            thrift::Protocol::Compact,
+            1,
+            8,
+        )
+        .expect("binds");
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("binds");
+        let sent = 20;
+        for _ in 0..sent {
+            sender.send_to(&[0; 8_000], port.addr).expect("sends");
+        }
+        // Only now does the reader start: the kernel kept what fitted and dropped the rest.
+        let port = Arc::new(port);
+        let store = Arc::new(Store::new(Limits::default()));
+        let stats = Arc::new(Stats {
+            udp: vec![port.clone()],
+            ..Stats::default()
+        });
+        let _running =
+            udp::start(socket, port.clone(), store.clone(), stats.clone()).expect("starts");
+        let listener = runtime
+            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .expect("binds");
+        let query = listener.local_addr().expect("an address");
+        runtime.spawn(serve::serve(listener, query::router(store, stats.clone())));
+
+        let mut seen = serde_json::Value::Null;
+        for _ in 0..200 {
+            seen = api_stats(query);
+            if seen["datagrams"].as_u64().unwrap_or(0)
+                + seen["udp_kernel_drops"].as_u64().unwrap_or(0)
+                == sent
+                && seen["rejected"] == seen["datagrams"]
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let kernel_drops = seen["udp_kernel_drops"].as_u64().expect("kernel drops");
+        assert!(kernel_drops >= sent / 2, "{seen:#}");
+        assert_eq!(
+            seen["datagrams"].as_u64(),
+            Some(sent - kernel_drops),
+            "{seen:#}"
+        );
+        assert_eq!(seen["udp"][0]["kernel_drops"], kernel_drops);
+        assert_eq!(port.kernel_drops(), Some(kernel_drops));
+        assert_eq!(
+            stats.rejected.load(Ordering::Relaxed),
+            sent - kernel_drops,
+            "the zeros that got through were rejected, as garbage"
+        );
     }
 }

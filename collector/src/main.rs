@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! traced-collector [serve] [--bind IP] [--udp-compact PORT] [--udp-binary PORT] [--http PORT]
-//!                  [--query PORT] [--max-spans N] [--max-bytes N]
+//!                  [--query PORT] [--max-spans N] [--max-bytes N] [--udp-buffer BYTES]
+//!                  [--udp-queue DATAGRAMS]
 //! traced-collector show <trace-id> [--query HOST:PORT] [--width N]
 //! traced-collector export <trace-id> [--query HOST:PORT] [--out FILE]
 //! ```
@@ -16,7 +17,8 @@ use traced_collector::{Collector, Config, waterfall};
 
 const USAGE: &str = "usage:
   traced-collector [serve] [--bind IP] [--udp-compact PORT] [--udp-binary PORT] [--http PORT]
-                   [--query PORT] [--max-spans N] [--max-bytes N]
+                   [--query PORT] [--max-spans N] [--max-bytes N] [--udp-buffer BYTES]
+                   [--udp-queue DATAGRAMS]
   traced-collector show <trace-id> [--query HOST:PORT] [--width N]
   traced-collector export <trace-id> [--query HOST:PORT] [--out FILE]";
 
@@ -93,6 +95,8 @@ fn serve(args: &[String]) -> Result<(), String> {
             "query",
             "max-spans",
             "max-bytes",
+            "udp-buffer",
+            "udp-queue",
         ],
     )?;
     if let Some(extra) = args.positional.first() {
@@ -108,6 +112,8 @@ fn serve(args: &[String]) -> Result<(), String> {
             "query" => config.query = parse(name, value)?,
             "max-spans" => config.limits.max_spans = parse(name, value)?,
             "max-bytes" => config.limits.max_bytes = parse(name, value)?,
+            "udp-buffer" => config.udp_buffer = parse(name, value)?,
+            "udp-queue" => config.udp_queue = parse(name, value)?,
             _ => unreachable!("checked by options"),
         }
     }
@@ -122,6 +128,21 @@ fn serve(args: &[String]) -> Result<(), String> {
             collector.http_addr(),
             collector.query_addr()
         );
+        for port in &collector.stats().udp {
+            println!(
+                "traced-collector: udp {} receive buffer {} bytes asked, {} granted ({}), \
+                 queue {} datagrams",
+                port.addr,
+                port.receive_buffer_requested,
+                port.receive_buffer,
+                if port.forced {
+                    "SO_RCVBUFFORCE"
+                } else {
+                    "SO_RCVBUF, capped at net.core.rmem_max"
+                },
+                port.queue_capacity
+            );
+        }
         tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
         println!("traced-collector: stopped");
         Ok(())

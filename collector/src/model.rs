@@ -119,6 +119,18 @@ impl Span {
             .map(|r| r.span_id)
     }
 
+    /// Its `span.kind` tag (`server`, `client`, `producer`, `consumer`, `internal`), `""`
+    /// without one.
+    pub fn span_kind(&self) -> &str {
+        self.tags
+            .iter()
+            .find_map(|t| match &t.value {
+                Value::Str(kind) if t.key == "span.kind" => Some(kind.as_str()),
+                _ => None,
+            })
+            .unwrap_or("")
+    }
+
     /// `true` when tagged `error = true`.
     pub fn is_error(&self) -> bool {
         self.tags.iter().any(|t| {

@@ -1,8 +1,9 @@
 //! The query side, on Jaeger query's port (16686): its JSON API (`/api/services`,
-//! `/api/services/{service}/operations`, `/api/traces`, `/api/traces/{traceID}`), so its tooling
-//! understands it, and the web page at `/`.
+//! `/api/services/{service}/operations`, `/api/operations`, `/api/traces` (a search, or the
+//! traces named by `traceID` parameters), `/api/traces/{traceID}`, `/api/dependencies`), as
+//! Jaeger's query service answers them (its `http_handler.go` and `query_parser.go`: parameters,
+//! envelopes, status codes), so its UI and tooling understand it; and the web page at `/`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -30,8 +31,10 @@ pub fn router(store: Arc<Store>, stats: Arc<Stats>) -> Router {
         .route("/", get(page))
         .route("/api/services", get(services))
         .route("/api/services/{service}/operations", get(operations))
+        .route("/api/operations", get(operations_with_kind))
         .route("/api/traces", get(find))
         .route("/api/traces/{id}", get(trace))
+        .route("/api/dependencies", get(dependencies))
         .route("/api/stats", get(stats_json))
         .with_state(Api { store, stats })
 }
@@ -43,19 +46,85 @@ async fn page() -> impl IntoResponse {
     )
 }
 
+/// A request's parameters, repeated ones included (`traceID=a&traceID=b`).
+type Params = Vec<(String, String)>;
+
+/// The first non-empty value of `name`, as Go's `FormValue` gives it.
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .filter(|(n, v)| n == name && !v.trim().is_empty())
+        .map(|(_, v)| v.trim())
+        .next()
+}
+
 async fn services(State(api): State<Api>) -> Json<json::Envelope<String>> {
-    Json(json::envelope(api.store.services()))
+    Json(json::counted(api.store.services()))
 }
 
 async fn operations(
     State(api): State<Api>,
     Path(service): Path<String>,
 ) -> Json<json::Envelope<String>> {
-    Json(json::envelope(api.store.operations(&service)))
+    Json(json::counted(api.store.operations(&service)))
+}
+
+/// `/api/operations?service=&spanKind=`: `{name, spanKind}` pairs; `service` is required.
+async fn operations_with_kind(
+    State(api): State<Api>,
+    UrlQuery(params): UrlQuery<Params>,
+) -> Response {
+    let Some(service) = param(&params, "service") else {
+        return bad_request("parameter 'service' is required".into());
+    };
+    let found = api
+        .store
+        .operations_with_kind(service, param(&params, "spanKind"));
+    let data = found
+        .into_iter()
+        .map(|(name, kind)| json!({"name": name, "spanKind": kind}))
+        .collect();
+    Json(json::counted::<serde_json::Value>(data)).into_response()
+}
+
+/// `/api/dependencies?endTs=&lookback=` (milliseconds; now and 24 hours by default), with
+/// `service=` keeping the links to or from it.
+async fn dependencies(State(api): State<Api>, UrlQuery(params): UrlQuery<Params>) -> Response {
+    let millis = |name: &str, default: i64| -> Result<i64, String> {
+        param(&params, name).map_or(Ok(default), |v| {
+            v.parse()
+                .map_err(|_| format!("unable to parse param '{name}': {v:?} is not an integer"))
+        })
+    };
+    let now = now_micros() / 1_000;
+    let (end, lookback) = match (millis("endTs", now), millis("lookback", 86_400_000)) {
+        (Ok(end), Ok(lookback)) => (end, lookback),
+        (Err(e), _) | (_, Err(e)) => return bad_request(e),
+    };
+    let start = end.saturating_sub(lookback).saturating_mul(1_000);
+    let service = param(&params, "service");
+    let data = api
+        .store
+        .dependencies(start, end.saturating_mul(1_000))
+        .into_iter()
+        .filter(|(parent, child, _)| service.is_none_or(|s| s == parent || s == child))
+        .map(|(parent, child, calls)| json!({"parent": parent, "child": child, "callCount": calls}))
+        .collect();
+    Json(json::envelope::<serde_json::Value>(data)).into_response()
 }
 
 fn bad_request(message: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(json::error(400, &message))).into_response()
+}
+
+fn now_micros() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros(),
+    )
+    .unwrap_or(i64::MAX)
 }
 
 /// A duration parameter: Go's syntax, plus `d` for days (Jaeger's lookbacks), in µs.
@@ -67,27 +136,43 @@ fn micros(name: &str, text: &str) -> Result<i64, String> {
     };
     duration
         .and_then(|d| i64::try_from(d.as_micros()).ok())
-        .ok_or_else(|| format!("{name}={text:?} is not a duration such as 100ms, 1.5s or 1h"))
+        .ok_or_else(|| {
+            format!("unable to parse param '{name}': {text:?} is not a duration such as 100ms, 1.5s or 1h")
+        })
 }
 
-/// Jaeger's search parameters, as its UI sends them.
-fn parse_query(params: &HashMap<String, String>) -> Result<Query, String> {
-    let get = |name: &str| params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+/// Jaeger's search parameters, as its UI sends them (`tags` JSON objects and `tag=key:value`
+/// pairs both), and `lookback` (`1h`, `2d`) as this collector's page sends it.
+fn parse_query(params: &Params) -> Result<Query, String> {
+    let get = |name: &str| param(params, name);
     let mut query = Query {
         service: get("service").map(str::to_owned),
         operation: get("operation").map(str::to_owned),
-        limit: 20,
+        // Jaeger's default.
+        limit: 100,
         ..Query::default()
     };
-    if let Some(tags) = get("tags") {
-        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(tags)
-            .map_err(|e| format!("tags={tags:?} is not a JSON object of strings: {e}"))?;
-        for (key, value) in object {
-            let value = match value {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
+    for (name, value) in params {
+        let value = value.trim();
+        if name == "tags" && !value.is_empty() {
+            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(value)
+                .map_err(|e| {
+                    format!("malformed 'tags' parameter, cannot unmarshal JSON: {e} in {value:?}")
+                })?;
+            for (key, value) in object {
+                let value = match value {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                query.tags.push((key, value));
+            }
+        } else if name == "tag" && !value.is_empty() {
+            let Some((key, value)) = value.split_once(':') else {
+                return Err(format!(
+                    "malformed 'tag' parameter, expecting key:value, received: {value}"
+                ));
             };
-            query.tags.push((key, value));
+            query.tags.push((key.to_owned(), value.to_owned()));
         }
     }
     if let Some(d) = get("minDuration") {
@@ -96,38 +181,62 @@ fn parse_query(params: &HashMap<String, String>) -> Result<Query, String> {
     if let Some(d) = get("maxDuration") {
         query.max_duration = Some(micros("maxDuration", d)?);
     }
+    if let (Some(min), Some(max)) = (query.min_duration, query.max_duration)
+        && max < min
+    {
+        return Err("'maxDuration' should be greater than 'minDuration'".into());
+    }
     if let Some(limit) = get("limit") {
         query.limit = limit
             .parse()
-            .map_err(|_| format!("limit={limit:?} is not a number"))?;
+            .map_err(|_| format!("unable to parse param 'limit': {limit:?} is not a number"))?;
     }
     let number = |name: &str| -> Result<Option<i64>, String> {
         get(name)
             .map(|v| {
-                v.parse()
-                    .map_err(|_| format!("{name}={v:?} is not a number of µs"))
+                v.parse().map_err(|_| {
+                    format!("unable to parse param '{name}': {v:?} is not a number of µs")
+                })
             })
             .transpose()
     };
     query.start_min = number("start")?;
     query.start_max = number("end")?;
     if let Some(lookback) = get("lookback").filter(|l| *l != "custom") {
-        let now = i64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_micros(),
-        )
-        .unwrap_or(i64::MAX);
-        query.start_min = Some(now - micros("lookback", lookback)?);
+        query.start_min = Some(now_micros() - micros("lookback", lookback)?);
     }
     Ok(query)
 }
 
-async fn find(
-    State(api): State<Api>,
-    UrlQuery(params): UrlQuery<HashMap<String, String>>,
-) -> Response {
+/// `/api/traces`: the traces named by `traceID` parameters when there are any (each one not
+/// found is an entry of `errors`; the other parameters are not looked at), else a search.
+async fn find(State(api): State<Api>, UrlQuery(params): UrlQuery<Params>) -> Response {
+    let ids: Vec<&str> = params
+        .iter()
+        .filter(|(name, _)| name == "traceID")
+        .map(|(_, id)| id.as_str())
+        .collect();
+    if !ids.is_empty() {
+        let mut traces = Vec::new();
+        let mut errors = Vec::new();
+        for id in ids {
+            let Ok(trace_id) = id.parse::<TraceId>() else {
+                return bad_request(format!(
+                    "cannot parse traceID param: {id:?} is not a trace id"
+                ));
+            };
+            match api.store.trace(trace_id) {
+                Some(spans) => traces.push(spans),
+                None => errors.push(json::ApiError {
+                    code: None,
+                    msg: "trace not found".into(),
+                    trace_id: Some(trace_id.to_string()),
+                }),
+            }
+        }
+        let data = traces.iter().map(|t| json::trace(t)).collect();
+        return Json(json::envelope(data).with_errors(errors)).into_response();
+    }
     let query = match parse_query(&params) {
         Ok(query) => query,
         Err(e) => return bad_request(e),
@@ -154,8 +263,32 @@ async fn trace(State(api): State<Api>, Path(id): Path<String>) -> Response {
 async fn stats_json(State(api): State<Api>) -> Json<serde_json::Value> {
     let (spans, bytes, traces, evicted) = api.store.stats();
     let s = &api.stats;
+    let ports: Vec<serde_json::Value> = s
+        .udp
+        .iter()
+        .map(|port| {
+            json!({
+                "port": port.addr.port(),
+                "protocol": format!("{:?}", port.protocol).to_lowercase(),
+                "datagrams": port.datagrams.load(Ordering::Relaxed),
+                "queue_drops": port.queue_drops.load(Ordering::Relaxed),
+                "kernel_drops": port.kernel_drops(),
+                "queue_capacity": port.queue_capacity,
+                "receive_buffer_requested": port.receive_buffer_requested,
+                "receive_buffer": port.receive_buffer,
+                "receive_buffer_forced": port.forced,
+            })
+        })
+        .collect();
+    let sum = |each: &dyn Fn(&serde_json::Value) -> Option<u64>| -> Option<u64> {
+        ports.iter().map(each).sum()
+    };
     Json(json!({
-        "datagrams": s.datagrams.load(Ordering::Relaxed),
+        "datagrams": sum(&|p| p["datagrams"].as_u64()),
+        "datagrams_decoded": s.datagrams.load(Ordering::Relaxed),
+        "udp_queue_drops": sum(&|p| p["queue_drops"].as_u64()),
+        "udp_kernel_drops": sum(&|p| p["kernel_drops"].as_u64()),
+        "udp": ports,
         "requests": s.requests.load(Ordering::Relaxed),
         "spans_received": s.spans.load(Ordering::Relaxed),
         "rejected": s.rejected.load(Ordering::Relaxed),

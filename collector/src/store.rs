@@ -113,9 +113,9 @@ impl Store {
         }
     }
 
-    /// The spans of one trace, in arrival order.
+    /// The spans of one trace, in arrival order, each once (see [`unique`]).
     pub fn trace(&self, id: TraceId) -> Option<Vec<Span>> {
-        self.lock().traces.get(&id).map(|t| t.spans.clone())
+        self.lock().traces.get(&id).map(|t| unique(&t.spans))
     }
 
     /// Every service name, sorted.
@@ -163,8 +163,63 @@ impl Store {
         found
             .into_iter()
             .take(if query.limit == 0 { 20 } else { query.limit })
-            .map(|(_, t)| t.spans.clone())
+            .map(|(_, t)| unique(&t.spans))
             .collect()
+    }
+
+    /// Every operation of `service` with its span kind (the `span.kind` tag, `""` without
+    /// one), those of `span_kind` only when given, sorted.
+    pub fn operations_with_kind(
+        &self,
+        service: &str,
+        span_kind: Option<&str>,
+    ) -> Vec<(String, String)> {
+        let inner = self.lock();
+        let mut found: Vec<(String, String)> = inner
+            .traces
+            .values()
+            .flat_map(|t| t.spans.iter())
+            .filter(|s| s.process.service_name == service)
+            .map(|s| (s.operation_name.clone(), s.span_kind().to_owned()))
+            .filter(|(_, kind)| span_kind.is_none_or(|k| k == kind))
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    /// Calls between services, as Jaeger's in-memory store counts them: for each span whose
+    /// parent is in its trace and of another service, one call from the parent's service to
+    /// the span's, over the traces with a span starting within `[start, end]` (µs since the
+    /// epoch). Sorted by parent, then child.
+    pub fn dependencies(&self, start: i64, end: i64) -> Vec<(String, String, u64)> {
+        let inner = self.lock();
+        let mut calls: HashMap<(&str, &str), u64> = HashMap::new();
+        for trace in inner.traces.values() {
+            if !trace
+                .spans
+                .iter()
+                .any(|s| (start..=end).contains(&s.start_time))
+            {
+                continue;
+            }
+            let by_id: HashMap<u64, &Span> = trace.spans.iter().map(|s| (s.span_id, s)).collect();
+            for span in &trace.spans {
+                let Some(parent) = span.parent().and_then(|id| by_id.get(&id)) else {
+                    continue;
+                };
+                let (from, to) = (&parent.process.service_name, &span.process.service_name);
+                if from != to {
+                    *calls.entry((from, to)).or_default() += 1;
+                }
+            }
+        }
+        let mut links: Vec<(String, String, u64)> = calls
+            .into_iter()
+            .map(|((from, to), n)| (from.to_owned(), to.to_owned(), n))
+            .collect();
+        links.sort();
+        links
     }
 
     /// Spans, bytes (estimated) and traces held, and traces evicted so far.
@@ -179,6 +234,23 @@ impl Store {
     }
 }
 
+/// A trace's spans, each once: a span delivered twice (a client's retry, two agents) is shown
+/// once, as Jaeger's query service removes spans equal in every field. The first of equals
+/// stays where it arrived.
+fn unique(spans: &[Span]) -> Vec<Span> {
+    let mut kept: HashMap<u64, Vec<usize>> = HashMap::with_capacity(spans.len());
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for span in spans {
+        let same_id = kept.entry(span.span_id).or_default();
+        if same_id.iter().any(|&i| out[i] == *span) {
+            continue;
+        }
+        same_id.push(out.len());
+        out.push(span.clone());
+    }
+    out
+}
+
 fn matches(span: &Span, query: &Query) -> bool {
     query
         .service
@@ -190,10 +262,12 @@ fn matches(span: &Span, query: &Query) -> bool {
             .is_none_or(|o| span.operation_name == o)
         && query.min_duration.is_none_or(|d| span.duration >= d)
         && query.max_duration.is_none_or(|d| span.duration <= d)
+        // Span tags, process tags and log fields, as Jaeger's stores search them.
         && query.tags.iter().all(|(key, value)| {
             span.tags
                 .iter()
                 .chain(span.process.tags.iter())
+                .chain(span.logs.iter().flat_map(|l| l.fields.iter()))
                 .any(|t| &t.key == key && t.value.to_text() == *value)
         })
 }
@@ -275,5 +349,136 @@ mod tests {
         }
         assert_eq!(store.stats().2, 2, "bounded by bytes");
         assert!(store.trace(TraceId::new(0, 3)).is_some());
+    }
+
+    #[test]
+    fn a_span_delivered_twice_is_returned_once_and_a_different_one_with_its_id_stays() {
+        let store = Store::new(Limits::default());
+        let one = span(1, 1, "api", 10, 5);
+        let mut retried = span(1, 2, "api", 11, 5);
+        store.add(vec![one.clone(), retried.clone()]);
+        store.add(vec![retried.clone(), one.clone()]);
+        retried.duration = 6;
+        store.add(vec![retried]);
+        let spans = store.trace(TraceId::new(0, 1)).unwrap();
+        let seen: Vec<(u64, i64)> = spans.iter().map(|s| (s.span_id, s.duration)).collect();
+        assert_eq!(
+            seen,
+            [(1, 5), (2, 5), (2, 6)],
+            "equal spans once, in arrival order"
+        );
+        assert_eq!(store.find(&Query::default())[0].len(), 3);
+    }
+
+    #[test]
+    fn a_tag_search_matches_span_tags_process_tags_and_log_fields() {
+        let store = Store::new(Limits::default());
+        let mut by_process = span(1, 1, "api", 10, 5);
+        by_process.process = Arc::new(Process {
+            service_name: "api".into(),
+            tags: vec![KeyValue {
+                key: "hostname".into(),
+                value: Value::Str("box-1".into()),
+            }],
+        });
+        let mut by_log = span(2, 1, "api", 20, 5);
+        by_log.logs = vec![crate::model::Log {
+            timestamp: 21,
+            fields: vec![KeyValue {
+                key: "event".into(),
+                value: Value::Str("retry".into()),
+            }],
+        }];
+        let by_tag = span(3, 2, "api", 30, 5);
+        store.add(vec![by_process, by_log, by_tag]);
+        let find = |key: &str, value: &str| -> Vec<u64> {
+            store
+                .find(&Query {
+                    tags: vec![(key.into(), value.into())],
+                    ..Query::default()
+                })
+                .iter()
+                .map(|t| t[0].trace_id.low())
+                .collect()
+        };
+        assert_eq!(find("hostname", "box-1"), [1]);
+        assert_eq!(find("event", "retry"), [2]);
+        assert_eq!(find("error", "true"), [3]);
+        assert_eq!(find("event", "other"), Vec::<u64>::new());
+    }
+
+    fn kind(mut span: Span, kind: &str) -> Span {
+        span.tags.push(KeyValue {
+            key: "span.kind".into(),
+            value: Value::Str(kind.into()),
+        });
+        span
+    }
+
+    #[test]
+    fn operations_come_with_their_span_kind_and_filter_by_it() {
+        let store = Store::new(Limits::default());
+        let mut get = kind(span(1, 1, "api", 0, 1), "server");
+        get.operation_name = "GET".into();
+        let mut call = kind(span(1, 2, "api", 0, 1), "client");
+        call.operation_name = "GET".into();
+        let mut plain = span(1, 3, "api", 0, 1);
+        plain.operation_name = "sweep".into();
+        store.add(vec![
+            get,
+            call,
+            plain,
+            kind(span(1, 4, "db", 0, 1), "server"),
+        ]);
+        let pairs = |kind: Option<&str>| store.operations_with_kind("api", kind);
+        assert_eq!(
+            pairs(None),
+            [
+                ("GET".to_owned(), "client".to_owned()),
+                ("GET".to_owned(), "server".to_owned()),
+                ("sweep".to_owned(), String::new()),
+            ]
+        );
+        assert_eq!(
+            pairs(Some("server")),
+            [("GET".to_owned(), "server".to_owned())]
+        );
+        assert_eq!(store.operations("api"), ["GET", "sweep"]);
+    }
+
+    #[test]
+    fn dependencies_count_calls_across_services_within_the_window() {
+        let store = Store::new(Limits::default());
+        let child = |trace, id, parent, service: &str, start| {
+            let mut s = span(trace, id, service, start, 1);
+            s.parent_span_id = parent;
+            s
+        };
+        store.add(vec![
+            span(1, 1, "api", 100, 1),
+            child(1, 2, 1, "catalog", 101),
+            child(1, 3, 1, "catalog", 102),
+            child(1, 4, 3, "catalog", 103),
+            child(1, 5, 1, "store", 104),
+            child(1, 6, 99, "store", 105),
+            span(2, 1, "api", 100_000, 1),
+            child(2, 2, 1, "catalog", 100_001),
+        ]);
+        assert_eq!(
+            store.dependencies(0, 1_000),
+            [
+                ("api".to_owned(), "catalog".to_owned(), 2),
+                ("api".to_owned(), "store".to_owned(), 1),
+            ],
+            "same-service calls and missing parents are not links"
+        );
+        assert_eq!(
+            store.dependencies(0, 200_000),
+            [
+                ("api".to_owned(), "catalog".to_owned(), 3),
+                ("api".to_owned(), "store".to_owned(), 1),
+            ]
+        );
+        assert!(store.dependencies(200_000, 300_000).is_empty());
     }
 }
