@@ -19,11 +19,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{Value, json};
-use traced::http::{TraceLayer, TracingMiddleware};
+use traced::http::TracingMiddleware;
 use traced::traced;
 
 use crate::blobs::MAX_IMAGE;
 use crate::catalog::error;
+use crate::health::traced_with_health;
 use crate::repository::new_id;
 
 /// The media types an upload may have.
@@ -80,15 +81,13 @@ impl IntoResponse for Failure {
 
 /// The API's routes, traced.
 pub fn router(backends: Backends) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/v0/images", get(list).post(upload))
         .route("/v0/images/{id}", get(one).delete(remove))
         .route("/v0/images/{id}/thumbnail", get(thumbnail))
-        .route("/health", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_IMAGE + 1))
-        .with_state(Arc::new(backends))
-        // Health checks are not requests anyone wants traced.
-        .layer(TraceLayer::new().filter(|req| req.uri.path() != "/health"))
+        .with_state(Arc::new(backends));
+    traced_with_health(router)
 }
 
 /// A call to another service: its status and JSON body (`null` when there is none).

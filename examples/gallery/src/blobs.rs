@@ -3,9 +3,10 @@
 //! an id is never written over; a store that died mid-write leaves only a temporary file,
 //! removed when it starts again.
 //!
-//! `PUT /blobs/{id}`, `GET /blobs/{id}`, `GET /blobs/{id}/thumbnail`, `DELETE /blobs/{id}`, and
-//! `GET /blobs` (`[{"id", "age_ms"}]`, for the API's sweep of bytes no record points at); ids
-//! are 16 hex digits (anything else is refused before it comes near a path).
+//! `PUT /blobs/{id}`, `GET /blobs/{id}`, `GET /blobs/{id}/thumbnail`, `DELETE /blobs/{id}`,
+//! `GET /blobs` (`[{"id", "age_ms"}]`, for the API's sweep of bytes no record points at), and
+//! `GET /health`, untraced; ids are 16 hex digits (anything else is refused before it comes near
+//! a path).
 //!
 //! A PNG's thumbnail is made when it is stored and kept next to it. With `slow` set (the demo's
 //! `--slow`) it is made on every thumbnail request instead: the slowdown the demo's trace
@@ -20,10 +21,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use traced::http::TraceLayer;
 use traced::traced;
 
 use crate::catalog::error;
+use crate::health::traced_with_health;
 use crate::repository::{IMAGE_ID_SHAPE, is_image_id};
 use crate::thumbnail::make_thumbnail;
 
@@ -111,13 +112,14 @@ fn io_error(e: &std::io::Error) -> Response {
 pub fn router(dir: PathBuf, slow: bool) -> std::io::Result<Router> {
     std::fs::create_dir_all(&dir)?;
     remove_partial_writes(&dir)?;
-    Ok(Router::new()
-        .route("/blobs", get(list))
-        .route("/blobs/{id}", put(store).get(fetch).delete(remove))
-        .route("/blobs/{id}/thumbnail", get(thumbnail))
-        .layer(DefaultBodyLimit::max(MAX_IMAGE))
-        .with_state(Arc::new(Blobs { dir, slow }))
-        .layer(TraceLayer::new()))
+    Ok(traced_with_health(
+        Router::new()
+            .route("/blobs", get(list))
+            .route("/blobs/{id}", put(store).get(fetch).delete(remove))
+            .route("/blobs/{id}/thumbnail", get(thumbnail))
+            .layer(DefaultBodyLimit::max(MAX_IMAGE))
+            .with_state(Arc::new(Blobs { dir, slow })),
+    ))
 }
 
 /// The store's state.

@@ -3,8 +3,8 @@
 //! the repository's spans nest under the request that caused them.
 //!
 //! `GET /images`, `GET /images/{id}`, `POST /images` (`{"id", "name", "content_type", "size"}`;
-//! without an id, a new one is made), `DELETE /images/{id}`; errors are JSON
-//! `{"error": "..."}` with a 4xx or 5xx status.
+//! without an id, a new one is made), `DELETE /images/{id}`, and `GET /health`, untraced;
+//! errors are JSON `{"error": "..."}` with a 4xx or 5xx status.
 
 use std::sync::Arc;
 
@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use traced::http::TraceLayer;
 
+use crate::health::traced_with_health;
 use crate::repository::{
     IMAGE_ID_SHAPE, Image, ImageRepository, NewImage, RepositoryError, is_image_id, new_id,
 };
@@ -48,11 +48,12 @@ fn failed(e: &RepositoryError) -> Response {
 
 /// The catalog's routes over `repo`, traced.
 pub fn router(repo: Repo) -> Router {
-    Router::new()
-        .route("/images", get(list).post(insert))
-        .route("/images/{id}", get(one).delete(remove))
-        .with_state(repo)
-        .layer(TraceLayer::new())
+    traced_with_health(
+        Router::new()
+            .route("/images", get(list).post(insert))
+            .route("/images/{id}", get(one).delete(remove))
+            .with_state(repo),
+    )
 }
 
 async fn list(State(repo): State<Repo>) -> Response {

@@ -8,6 +8,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use gallery::launch::Records;
 use traced_collector::Collector;
 
 use crate::Options;
@@ -53,10 +54,20 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
         data: data.clone(),
         agent: collector.as_ref().map(Collector::udp_compact_addr),
         slow,
+        records: Records::FromEnvironment,
     };
-    let services = launch
-        .start()
-        .map_err(|e| format!("starting the services: {e}"))?;
+    if std::env::var_os("MONGODB_URI").is_some() {
+        let database = std::env::var(crate::variable("mongodb-database"));
+        println!(
+            "the catalog keeps its records in MongoDB (MONGODB_URI), database {}",
+            database
+                .as_deref()
+                .unwrap_or(crate::DEFAULT_MONGODB_DATABASE)
+        );
+    }
+    let services = runtime
+        .block_on(launch.start())
+        .map_err(|e| e.to_string())?;
     let api = services.api.clone();
     if slow {
         println!("--slow: the image store makes thumbnails on every request");
@@ -101,22 +112,9 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// Seeds images and sends the burst; the times of each endpoint's requests.
-async fn drive(api: &str, requests: usize) -> Result<Vec<(&'static str, Vec<Duration>)>, String> {
-    let http = reqwest::Client::new();
-    // Wait for the services (bounded).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("{api}/health")).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err("the services did not start within 30 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// Uploads the demo's images through the API; their ids. An upload that fails ends the demo,
+/// saying which and why: a burst of requests for images that are not there measures nothing.
+async fn seed(http: &reqwest::Client, api: &str) -> Result<Vec<String>, String> {
     let mut ids = Vec::new();
     // Real PNGs, one of them large: thumbnails of it are real work.
     for (name, width, height, seed) in [
@@ -124,16 +122,33 @@ async fn drive(api: &str, requests: usize) -> Result<Vec<(&'static str, Vec<Dura
         ("dog.png", 640, 480, 2),
         ("bird.png", 1600, 1200, 3),
     ] {
+        let failed = |e: &dyn std::fmt::Display| format!("seeding: uploading {name}: {e}");
         let response = http
             .post(format!("{api}/v0/images?name={name}"))
             .header("content-type", "image/png")
             .body(gallery::thumbnail::gradient(width, height, seed))
             .send()
             .await
-            .map_err(|e| e.to_string())?;
-        let body: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
-        ids.push(body["id"].as_str().unwrap_or_default().to_owned());
+            .map_err(|e| failed(&e))?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| failed(&e))?;
+        let id = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|json| json["id"].as_str().map(str::to_owned));
+        match id {
+            Some(id) if status == reqwest::StatusCode::CREATED && gallery::is_image_id(&id) => {
+                ids.push(id);
+            }
+            _ => return Err(failed(&format_args!("{status} {body}"))),
+        }
     }
+    Ok(ids)
+}
+
+/// Seeds images and sends the burst; the times of each endpoint's requests.
+async fn drive(api: &str, requests: usize) -> Result<Vec<(&'static str, Vec<Duration>)>, String> {
+    let http = reqwest::Client::new();
+    let ids = seed(&http, api).await?;
     let mut list = Vec::new();
     let mut one = Vec::new();
     let mut thumbnails = Vec::new();
@@ -215,4 +230,37 @@ fn report(collector: &Collector, data: &std::path::Path) -> Result<(), String> {
         collector.query_addr()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A base URL where nothing listens.
+    fn closed() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    }
+
+    #[tokio::test]
+    async fn seeding_fails_loudly_naming_the_upload_and_the_answer() {
+        // The API is up, its image store is not: every upload is refused.
+        let backends = gallery::api::Backends::new(closed(), closed());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(listener, gallery::api::router(backends))
+                .await
+                .unwrap();
+        });
+
+        let seeded = seed(&reqwest::Client::new(), &api).await;
+
+        let error = seeded.expect_err("no image was stored");
+        assert!(
+            error.starts_with("seeding: uploading cat.png: 502 Bad Gateway")
+                && error.contains("a backend is unreachable"),
+            "{error}"
+        );
+    }
 }

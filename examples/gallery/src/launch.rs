@@ -1,10 +1,44 @@
 //! Starting the three services as processes of the `gallery` binary, wired to each other and
-//! reporting to a Jaeger agent: what the demo does, and what the end-to-end test does.
+//! reporting to a Jaeger agent, and waiting until every one of them answers: what the demo does,
+//! and what the end-to-end test does.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// Where the catalog keeps its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Records {
+    /// As the environment says: MongoDB when `MONGODB_URI` is set, else SQLite (the demo).
+    FromEnvironment,
+    /// SQLite in the data directory, whatever the environment says.
+    Sqlite,
+    /// MongoDB at `uri`, in `database`.
+    Mongo {
+        /// The server.
+        uri: String,
+        /// The database the catalog writes into.
+        database: String,
+    },
+}
+
+/// How long the services have to answer once started.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why the services could not be started; whatever had started is stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No free loopback port, or no process.
+    #[error("starting the services: {0}")]
+    Io(#[from] std::io::Error),
+    /// A service ended before it answered (its own error is on stderr).
+    #[error("the {0} stopped before it answered ({1})")]
+    Exited(&'static str, ExitStatus),
+    /// A service did not answer in time.
+    #[error("the {0} did not answer at {1}/health within {timeout:?}", timeout = START_TIMEOUT)]
+    Silent(&'static str, String),
+}
 
 /// How to start the services.
 #[derive(Debug, Clone)]
@@ -17,12 +51,15 @@ pub struct Launch {
     pub agent: Option<SocketAddr>,
     /// The store makes thumbnails on every request.
     pub slow: bool,
+    /// Where the catalog keeps its records.
+    pub records: Records,
 }
 
 /// The three running services, stopped (stdin closed, so they flush their spans) and reaped
 /// when dropped; one that does not stop within 5 s is ended, so none is left behind.
 pub struct Services {
-    children: Vec<(&'static str, Child)>,
+    /// Each service's name, base URL and process.
+    children: Vec<(&'static str, String, Child)>,
     /// The API's base URL.
     pub api: String,
     /// The store's base URL.
@@ -34,11 +71,13 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 impl Launch {
-    /// Starts the catalog, the store and the API, on free loopback ports.
+    /// Starts the catalog, the store and the API, on free loopback ports, and returns once each
+    /// answers `GET /health`: a first request never finds a service not yet listening.
     ///
     /// # Errors
-    /// A port or a process that cannot be had.
-    pub fn start(&self) -> std::io::Result<Services> {
+    /// A port or a process that cannot be had, or a service that stops or stays silent
+    /// ([`START_TIMEOUT`]); the error names it.
+    pub async fn start(&self) -> Result<Services, StartError> {
         let (api, catalog, store) = (free_port()?, free_port()?, free_port()?);
         let dir = |name: &str| self.data.join(name);
         let mut services = Services {
@@ -46,13 +85,16 @@ impl Launch {
             api: format!("http://127.0.0.1:{api}"),
             store: format!("http://127.0.0.1:{store}"),
         };
-        let catalog_args = vec![
+        let mut catalog_args = vec![
             "catalog".into(),
             "--port".into(),
             catalog.to_string(),
             "--data".into(),
             dir("catalog").display().to_string(),
         ];
+        if let Records::Mongo { database, .. } = &self.records {
+            catalog_args.extend(["--mongodb-database".into(), database.clone()]);
+        }
         let mut store_args = vec![
             "store".into(),
             "--port".into(),
@@ -72,14 +114,16 @@ impl Launch {
             "--store".into(),
             services.store.clone(),
         ];
-        for (name, args) in [
-            ("catalog", catalog_args),
-            ("store", store_args),
-            ("api", api_args),
+        for (name, port, args) in [
+            ("catalog", catalog, catalog_args),
+            ("store", store, store_args),
+            ("api", api, api_args),
         ] {
             let child = self.spawn(&args)?;
-            services.children.push((name, child));
+            let url = format!("http://127.0.0.1:{port}");
+            services.children.push((name, url, child));
         }
+        services.answering().await?;
         Ok(services)
     }
 
@@ -96,15 +140,56 @@ impl Launch {
                 .env("JAEGER_AGENT_HOST", agent.ip().to_string())
                 .env("JAEGER_AGENT_PORT", agent.port().to_string());
         }
+        match &self.records {
+            Records::FromEnvironment => {}
+            Records::Sqlite => {
+                command.env_remove("MONGODB_URI");
+            }
+            Records::Mongo { uri, .. } => {
+                command.env("MONGODB_URI", uri);
+            }
+        }
         command.spawn()
     }
 }
 
 impl Services {
+    /// Waits until every service answers `GET /health`, or one stops, or time runs out.
+    async fn answering(&mut self) -> Result<(), StartError> {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut waiting: Vec<usize> = (0..self.children.len()).collect();
+        while !waiting.is_empty() {
+            let mut still = Vec::new();
+            for i in waiting {
+                let (name, url, child) = &mut self.children[i];
+                if let Some(status) = child.try_wait()? {
+                    return Err(StartError::Exited(name, status));
+                }
+                let answered = http
+                    .get(format!("{url}/health"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if !answered {
+                    if Instant::now() > deadline {
+                        return Err(StartError::Silent(name, url.clone()));
+                    }
+                    still.push(i);
+                }
+            }
+            waiting = still;
+            if !waiting.is_empty() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
+    }
+
     /// Stops one service now (the others keep running).
     pub fn stop(&mut self, name: &str) {
-        if let Some(i) = self.children.iter().position(|(n, _)| *n == name) {
-            let (_, child) = self.children.remove(i);
+        if let Some(i) = self.children.iter().position(|(n, _, _)| *n == name) {
+            let (_, _, child) = self.children.remove(i);
             stop_all(vec![child]);
         }
     }
@@ -129,7 +214,7 @@ fn stop_all(mut children: Vec<Child>) {
 
 impl Drop for Services {
     fn drop(&mut self) {
-        stop_all(self.children.drain(..).map(|(_, c)| c).collect());
+        stop_all(self.children.drain(..).map(|(_, _, c)| c).collect());
     }
 }
 

@@ -9,12 +9,19 @@
 pub mod api;
 pub mod blobs;
 pub mod catalog;
+pub mod health;
 pub mod launch;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
 pub mod repository;
 pub mod sqlite;
 pub mod thumbnail;
+
+// The tests' MongoDB (`MONGODB_URI`'s, or a SecantusDB they start), shared with the integration
+// tests, which include the same file.
+#[cfg(all(test, feature = "mongodb"))]
+#[path = "../tests/support/mongodb.rs"]
+mod test_mongodb;
 
 pub use repository::{Image, ImageRepository, NewImage, RepositoryError, is_image_id, new_id};
 pub use sqlite::SqliteRepository;

@@ -3,14 +3,15 @@
 //! ```text
 //! gallery [demo] [--requests N] [--slow]    the whole app, traced, and where its time goes
 //! gallery api --port P [--bind IP] --catalog URL --store URL
-//! gallery catalog --port P [--bind IP] [--data DIR]
+//! gallery catalog --port P [--bind IP] [--data DIR] [--mongodb-database NAME]
 //! gallery store --port P [--bind IP] [--data DIR] [--slow]
 //! ```
 //!
 //! Services bind 127.0.0.1 unless `--bind` says otherwise (`0.0.0.0` in a container). Every
 //! option may come from the environment instead (`GALLERY_PORT`, `GALLERY_DATA`, `GALLERY_BIND`,
-//! `GALLERY_CATALOG`, `GALLERY_STORE`, `GALLERY_SLOW`, `GALLERY_REQUESTS`). Each
-//! service reports with the `JAEGER_*` variables (service name `gallery-api`,
+//! `GALLERY_CATALOG`, `GALLERY_STORE`, `GALLERY_SLOW`, `GALLERY_REQUESTS`,
+//! `GALLERY_MONGODB_DATABASE`). The catalog keeps its records in MongoDB when `MONGODB_URI` is
+//! set (database `gallery` unless `--mongodb-database` says otherwise). Each service reports with the `JAEGER_*` variables (service name `gallery-api`,
 //! `gallery-catalog`, `gallery-store` unless `JAEGER_SERVICE_NAME` says otherwise).
 
 mod demo;
@@ -19,21 +20,24 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use gallery::SqliteRepository;
 use gallery::api::Backends;
+use gallery::{ImageRepository, SqliteRepository};
 
 const USAGE: &str = "usage:
   gallery [demo] [--requests N] [--slow]
   gallery api --port P [--bind IP] --catalog URL --store URL
-  gallery catalog --port P [--bind IP] [--data DIR]
+  gallery catalog --port P [--bind IP] [--data DIR] [--mongodb-database NAME]
   gallery store --port P [--bind IP] [--data DIR] [--slow]";
+
+/// The database the catalog uses on MongoDB unless `--mongodb-database` names another.
+pub(crate) const DEFAULT_MONGODB_DATABASE: &str = "gallery";
 
 /// `--name value` options and `--flag`s, each of which may also come from the environment as
 /// `GALLERY_NAME` (`--port` is `GALLERY_PORT`, `--data` is `GALLERY_DATA`); a flag wins.
 pub(crate) struct Options(Vec<(String, String, String)>);
 
 /// The environment variable standing for the option `name`.
-fn variable(name: &str) -> String {
+pub(crate) fn variable(name: &str) -> String {
     format!("GALLERY_{}", name.to_ascii_uppercase().replace('-', "_"))
 }
 
@@ -108,7 +112,7 @@ fn main() -> ExitCode {
         "demo" => Options::parse(rest, &["requests"], &["slow"]).and_then(|o| demo::run(&o)),
         "api" => Options::parse(rest, &["port", "bind", "catalog", "store"], &[])
             .and_then(|o| service("gallery-api", &o, api)),
-        "catalog" => Options::parse(rest, &["port", "bind", "data"], &[])
+        "catalog" => Options::parse(rest, &["port", "bind", "data", "mongodb-database"], &[])
             .and_then(|o| service("gallery-catalog", &o, catalog)),
         _ => Options::parse(rest, &["port", "bind", "data"], &["slow"])
             .and_then(|o| service("gallery-store", &o, store)),
@@ -129,54 +133,79 @@ fn data_dir(options: &Options, name: &str) -> PathBuf {
     )
 }
 
-fn api(options: &Options, runtime: &tokio::runtime::Runtime) -> Result<axum::Router, String> {
+/// A service's routes, and the repository to close once they are no longer served.
+struct Routes {
+    router: axum::Router,
+    repository: Option<Arc<dyn ImageRepository>>,
+}
+
+impl From<axum::Router> for Routes {
+    fn from(router: axum::Router) -> Self {
+        Routes {
+            router,
+            repository: None,
+        }
+    }
+}
+
+fn api(options: &Options, runtime: &tokio::runtime::Runtime) -> Result<Routes, String> {
     let backends = Backends::new(options.required("catalog")?, options.required("store")?);
     // Bytes an API stopped mid-upload left without a record go, a few minutes on.
     runtime.spawn(gallery::api::sweep_periodically(
         backends.clone(),
         gallery::api::SWEEP_EVERY,
     ));
-    Ok(gallery::api::router(backends))
+    Ok(gallery::api::router(backends).into())
 }
 
 /// The catalog's repository: MongoDB when `MONGODB_URI` is set (and the `mongodb` feature
-/// built), else the embedded SQLite database in the data directory.
-fn catalog(options: &Options, runtime: &tokio::runtime::Runtime) -> Result<axum::Router, String> {
+/// built), in the database `--mongodb-database` names (`gallery` by default), else the embedded
+/// SQLite database in the data directory.
+fn catalog(options: &Options, runtime: &tokio::runtime::Runtime) -> Result<Routes, String> {
     // Only the MongoDB backend needs the runtime to connect.
     #[cfg(not(feature = "mongodb"))]
     let _ = runtime;
-    if let Ok(uri) = std::env::var("MONGODB_URI") {
+    let repository: Arc<dyn ImageRepository> = if let Ok(uri) = std::env::var("MONGODB_URI") {
         #[cfg(feature = "mongodb")]
         {
+            let database = options
+                .get("mongodb-database")
+                .unwrap_or(DEFAULT_MONGODB_DATABASE);
             let repo = runtime
-                .block_on(gallery::mongo::MongoRepository::connect(&uri, "gallery"))
+                .block_on(gallery::mongo::MongoRepository::connect(&uri, database))
                 .map_err(|e| format!("MONGODB_URI: {e}"))?;
-            return Ok(gallery::catalog::router(Arc::new(repo)));
+            Arc::new(repo)
         }
         #[cfg(not(feature = "mongodb"))]
         return Err(format!(
             "MONGODB_URI={uri:?} is set, but this gallery was built without the mongodb feature \
              (cargo run -p gallery --features mongodb)"
         ));
-    }
-    let dir = data_dir(options, "catalog");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let repo = SqliteRepository::open(&dir.join("images.db")).map_err(|e| e.to_string())?;
-    Ok(gallery::catalog::router(Arc::new(repo)))
+    } else {
+        let dir = data_dir(options, "catalog");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Arc::new(SqliteRepository::open(&dir.join("images.db")).map_err(|e| e.to_string())?)
+    };
+    Ok(Routes {
+        router: gallery::catalog::router(repository.clone()),
+        repository: Some(repository),
+    })
 }
 
-fn store(options: &Options, _: &tokio::runtime::Runtime) -> Result<axum::Router, String> {
+fn store(options: &Options, _: &tokio::runtime::Runtime) -> Result<Routes, String> {
     let dir = data_dir(options, "blobs");
     gallery::blobs::router(dir.clone(), options.flag("slow"))
+        .map(Routes::from)
         .map_err(|e| format!("{}: {e}", dir.display()))
 }
 
-/// Runs one service until interrupted, tracing with the `JAEGER_*` variables; the tracer's
-/// guard, dropped on the way out, flushes the last spans.
+/// Runs one service until interrupted, tracing with the `JAEGER_*` variables; then closes its
+/// repository while the runtime still runs, and the tracer's guard, dropped on the way out,
+/// flushes the last spans.
 fn service(
     name: &str,
     options: &Options,
-    routes: fn(&Options, &tokio::runtime::Runtime) -> Result<axum::Router, String>,
+    routes: fn(&Options, &tokio::runtime::Runtime) -> Result<Routes, String>,
 ) -> Result<(), String> {
     let port: u16 = options.number("port", 0)?;
     let config = traced::Config::from_env()
@@ -184,7 +213,7 @@ fn service(
         .default_service_name(name);
     let _tracer = traced::init(config).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    let app = routes(options, &runtime)?;
+    let Routes { router, repository } = routes(options, &runtime)?;
     runtime.block_on(async {
         let bind = options.get("bind").unwrap_or("127.0.0.1");
         let listener = tokio::net::TcpListener::bind((bind, port))
@@ -194,10 +223,14 @@ fn service(
             "{name} listening on http://{}",
             listener.local_addr().map_err(|e| e.to_string())?
         );
-        axum::serve(listener, app)
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(stopped())
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        if let Some(repository) = repository {
+            repository.close().await;
+        }
+        served
     })
 }
 

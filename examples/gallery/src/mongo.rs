@@ -2,8 +2,9 @@
 //! call traced with the same database tags as the embedded backend (`db.type = "mongo"`, the
 //! database, the filter or command, the user when the URI names one).
 //!
-//! Its tests run the repository contract when `MONGODB_URI` is set, for example against
-//! `docker run --rm -p 27017:27017 mongo` with `MONGODB_URI=mongodb://127.0.0.1:27017`.
+//! Its tests run the repository contract against the MongoDB `MONGODB_URI` names, or else
+//! against SecantusDB (a MongoDB-protocol server from PyPI) which they install and start
+//! themselves (`tests/support/mongodb.rs`).
 
 use async_trait::async_trait;
 use mongodb::bson::{Document, doc};
@@ -15,6 +16,8 @@ use crate::repository::{Image, ImageRepository, NewImage, RepositoryError, now_m
 /// Image records in a MongoDB collection.
 #[derive(Clone, Debug)]
 pub struct MongoRepository {
+    /// The driver's client, kept to shut it down ([`ImageRepository::close`]).
+    client: Client,
     images: Collection<Document>,
     /// The database, as `db.instance` names it.
     instance: String,
@@ -67,18 +70,23 @@ impl MongoRepository {
         let db = client.database(database_name);
         db.run_command(doc! {"ping": 1}).await.map_err(database)?;
         Ok(MongoRepository {
+            client: client.clone(),
             images: db.collection("images"),
             instance: database_name.to_owned(),
             user,
         })
     }
 
-    /// Drops the collection (tests clean up with it).
+    /// Drops the whole database (tests leave nothing behind with it).
     ///
     /// # Errors
     /// The server failing.
-    pub async fn drop_all(&self) -> Result<(), RepositoryError> {
-        self.images.drop().await.map_err(database)
+    pub async fn drop_database(&self) -> Result<(), RepositoryError> {
+        self.client
+            .database(&self.instance)
+            .drop()
+            .await
+            .map_err(database)
     }
 
     fn tag_user(&self) {
@@ -183,26 +191,73 @@ impl ImageRepository for MongoRepository {
             Ok(())
         }
     }
+
+    /// Shuts the driver down: its pooled sessions ended on the server, its connections and
+    /// monitors stopped. A `Client` merely dropped leaves that to a task spawned on the runtime,
+    /// which panics inside the driver when the runtime stops under it.
+    #[traced(tags(db.type = "mongo", db.instance = self.instance.clone()))]
+    async fn close(&self) {
+        self.client.clone().shutdown().await;
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use traced::TagValue;
+    use traced::testing::Capture;
 
-    /// The contract, against a real MongoDB when `MONGODB_URI` is set (in a database of its own,
-    /// dropped afterwards). Without it there is no server to test against, and the test says so.
+    use super::*;
+    use crate::test_mongodb::{database_names, mongodb, unique_database};
+
+    /// The contract, against the MongoDB of `MONGODB_URI` or a SecantusDB started for it, in a
+    /// database of its own that it drops; every call a span with the Mongo tags. It holds the
+    /// capture, as every test making traced calls must: the tracer is global, and its spans
+    /// would otherwise land in the capture of a test running beside it.
     #[tokio::test]
-    async fn the_contract_holds_against_mongodb_when_there_is_one() {
-        let Ok(uri) = std::env::var("MONGODB_URI") else {
-            eprintln!("MONGODB_URI is not set: no MongoDB to run the contract against");
-            return;
-        };
-        let name = format!("gallery_test_{}", std::process::id());
-        let repo = MongoRepository::connect(&uri, &name)
+    async fn the_contract_holds_and_every_call_is_a_span_with_mongo_tags() {
+        let capture = Capture::install();
+        let server = mongodb();
+        let name = unique_database("contract");
+        let repo = MongoRepository::connect(&server.uri, &name)
             .await
             .expect("connects");
-        repo.drop_all().await.expect("starts empty");
         crate::repository::contract(&repo).await;
-        repo.drop_all().await.expect("cleans up");
+
+        let lists = capture.spans_named("get_all_images");
+        assert_eq!(lists.len(), 3);
+        assert_eq!(lists[0].tag("db.type"), Some(TagValue::from("mongo")));
+        assert_eq!(
+            lists[0].tag("db.instance"),
+            Some(TagValue::from(name.clone()))
+        );
+        assert!(
+            matches!(lists[0].tag("db.statement"), Some(TagValue::String(s)) if s.starts_with("images.find("))
+        );
+        let inserts = capture.spans_named("insert_image");
+        let conflict = inserts
+            .iter()
+            .find(|s| s.tag("error").is_some())
+            .expect("the refused insert");
+        assert!(
+            conflict.logs()[0]
+                .field("message")
+                .unwrap()
+                .ends_with("exists already")
+        );
+        assert_eq!(capture.spans_named("delete_image").len(), 2);
+
+        repo.drop_database().await.expect("drops its database");
+        assert!(
+            !database_names(&server.uri).await.contains(&name),
+            "nothing left behind"
+        );
+        repo.close().await;
+        assert!(
+            matches!(repo.get_all_images().await, Err(RepositoryError::Database(m)) if m.contains("shut down")),
+            "closed: the driver is shut down"
+        );
+        let close = capture.span("close");
+        assert_eq!(close.tag("db.type"), Some(TagValue::from("mongo")));
+        assert_eq!(close.tag("error"), None);
     }
 }

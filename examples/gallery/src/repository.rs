@@ -62,6 +62,12 @@ pub trait ImageRepository: Send + Sync {
 
     /// Removes an image's record.
     async fn delete_image(&self, id: &str) -> Result<(), RepositoryError>;
+
+    /// Closes the backend's connections, for a service that is stopping: called once serving
+    /// has ended and while the async runtime still runs, so a driver's background tasks finish
+    /// instead of being cut off by the runtime's end. A backend that closes on drop (SQLite)
+    /// has nothing to do.
+    async fn close(&self) {}
 }
 
 /// A new random image id: 16 hex digits.

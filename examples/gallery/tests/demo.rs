@@ -1,13 +1,25 @@
 //! The demo, run as a user runs it (`cargo run -p gallery`): three service processes and the
 //! embedded collector, a burst of requests, a latency summary per endpoint against the budget,
-//! the slowest trace as a waterfall across the three services, and its Jaeger JSON file.
+//! the slowest trace as a waterfall across the three services, and its Jaeger JSON file; on
+//! MongoDB as the README says to run it; and a demo that cannot start its services says why.
+
+use std::process::Command;
+
+#[cfg(feature = "mongodb")]
+mod support {
+    pub mod mongodb;
+}
+
+/// The demo on its embedded SQLite, whatever the environment says.
+fn demo(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gallery"));
+    command.args(args).env_remove("MONGODB_URI");
+    command
+}
 
 #[test]
 fn the_demo_runs_three_services_and_shows_the_slowest_trace() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gallery"))
-        .args(["--requests", "30"])
-        .output()
-        .expect("runs the demo");
+    let out = demo(&["--requests", "30"]).output().expect("runs the demo");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -56,8 +68,7 @@ fn the_demo_runs_three_services_and_shows_the_slowest_trace() {
 
 #[test]
 fn with_slow_thumbnails_the_slowest_trace_points_at_making_the_thumbnail() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gallery"))
-        .args(["--requests", "20", "--slow"])
+    let out = demo(&["--requests", "20", "--slow"])
         .output()
         .expect("runs the demo");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -77,4 +88,82 @@ fn with_slow_thumbnails_the_slowest_trace_points_at_making_the_thumbnail() {
         .find_map(|l| l.strip_prefix("Jaeger JSON of that trace (loads in Jaeger's UI): "))
         .expect("the JSON file's path");
     std::fs::remove_dir_all(std::path::Path::new(file).parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_demo_whose_catalog_cannot_start_fails_naming_it() {
+    // A MongoDB where none listens (with the `mongodb` feature the catalog gives up on it after
+    // half a second; without, it refuses the variable at once).
+    let out = demo(&["--requests", "10"])
+        .env(
+            "MONGODB_URI",
+            "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500",
+        )
+        .output()
+        .expect("runs the demo");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("gallery: the catalog stopped before it answered"),
+        "{err}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("latency per endpoint"),
+        "no burst against services that are not there"
+    );
+}
+
+/// The README's way to run the demo on MongoDB (`MONGODB_URI`, and the database in
+/// `GALLERY_MONGODB_DATABASE`): the images it seeds are records in that database.
+#[cfg(feature = "mongodb")]
+#[test]
+fn the_demo_runs_on_mongodb_in_the_database_it_is_given() {
+    use gallery::ImageRepository as _;
+    use support::mongodb::{database_names, mongodb, unique_database};
+
+    let server = mongodb();
+    let database = unique_database("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_gallery"))
+        .args(["--requests", "20"])
+        .env("MONGODB_URI", &server.uri)
+        .env("GALLERY_MONGODB_DATABASE", &database)
+        .output()
+        .expect("runs the demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!(
+            "the catalog keeps its records in MongoDB (MONGODB_URI), database {database}"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("◀ slowest"), "{text}");
+    let file = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Jaeger JSON of that trace (loads in Jaeger's UI): "))
+        .expect("the JSON file's path");
+    std::fs::remove_dir_all(std::path::Path::new(file).parent().unwrap()).unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let repo = gallery::mongo::MongoRepository::connect(&server.uri, &database)
+            .await
+            .unwrap();
+        let mut names: Vec<String> = repo
+            .get_all_images()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|image| image.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["bird.png", "cat.png", "dog.png"]);
+        repo.drop_database().await.unwrap();
+        repo.close().await;
+        assert!(!database_names(&server.uri).await.contains(&database));
+    });
 }

@@ -1,17 +1,28 @@
 //! End to end, as deployed: the collector and the three services, each its own process of the
 //! `gallery` binary reporting over the Jaeger agent protocol; every kind of request made, and the
 //! trace of each read back through the collector's query API: one trace per request, the
-//! services it crossed, the operation names and their nesting, and error tags on a 404 and on a
-//! failed upload.
+//! services it crossed, the operation names and their nesting, the database tags of the backend
+//! the catalog really uses, and error tags on a 404 and on a failed upload. Run on SQLite and,
+//! with the `mongodb` feature, on MongoDB (`MONGODB_URI`'s, or a SecantusDB the test starts).
 
 use std::time::{Duration, Instant};
 
+use gallery::launch::Records;
 use serde_json::Value;
 use traced_collector::Collector;
 
+#[cfg(feature = "mongodb")]
+mod support {
+    pub mod mongodb;
+}
+
 async fn query(collector: &Collector, operation: &str) -> Vec<Value> {
+    query_service(collector, "gallery-api", operation).await
+}
+
+async fn query_service(collector: &Collector, service: &str, operation: &str) -> Vec<Value> {
     let url = format!(
-        "http://{}/api/traces?service=gallery-api&operation={}&limit=50",
+        "http://{}/api/traces?service={service}&operation={}&limit=50",
         collector.query_addr(),
         operation
             .replace(' ', "%20")
@@ -54,31 +65,80 @@ fn services(trace: &Value) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_request_is_one_trace_across_the_services_it_crossed() {
+async fn each_request_is_one_trace_across_the_services_it_crossed_on_sqlite() {
+    // SQLite, even when the environment names a MongoDB.
+    let collector = exercise(Records::Sqlite, "sqlite").await;
+    let query_span = check(&collector, "sqlite").await;
+    assert!(
+        tag(&query_span, "db.statement")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with("SELECT")
+    );
+}
+
+#[cfg(feature = "mongodb")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_is_one_trace_across_the_services_it_crossed_on_mongodb() {
+    use support::mongodb::{database_names, mongodb, unique_database};
+
+    let server = mongodb();
+    let database = unique_database("e2e");
+    let records = Records::Mongo {
+        uri: server.uri.clone(),
+        database: database.clone(),
+    };
+    let collector = exercise(records, "mongodb").await;
+    let query_span = check(&collector, "mongo").await;
+    assert!(
+        tag(&query_span, "db.statement")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with("images.find(")
+    );
+    assert_eq!(
+        tag(&query_span, "db.instance"),
+        Some(&Value::from(database.as_str())),
+        "the test's own database"
+    );
+    // The catalog shut its driver down before its runtime stopped.
+    let closes = query_service(&collector, "gallery-catalog", "close").await;
+    assert_eq!(closes.len(), 1, "{closes:#?}");
+    let close = span(&closes[0], "close", None);
+    assert_eq!(tag(close, "db.type"), Some(&Value::from("mongo")));
+    assert_eq!(tag(close, "error"), None);
+
+    // The test leaves nothing behind.
+    let repo = gallery::mongo::MongoRepository::connect(&server.uri, &database)
+        .await
+        .unwrap();
+    repo.drop_database().await.unwrap();
+    gallery::ImageRepository::close(&repo).await;
+    assert!(!database_names(&server.uri).await.contains(&database));
+}
+
+/// Starts the services with `records` and makes every kind of request (an upload, a list, a
+/// get, a thumbnail, a 404, an upload while the store is down), then stops the services; the
+/// collector holding their traces.
+async fn exercise(records: Records, label: &str) -> Collector {
     let collector = Collector::start(traced_collector::Config::ephemeral())
         .await
         .unwrap();
-    let data = gallery::launch::temporary_data("e2e");
+    let data = gallery::launch::temporary_data(&format!("e2e-{label}"));
     let mut running = gallery::launch::Launch {
         exe: env!("CARGO_BIN_EXE_gallery").into(),
         data: data.clone(),
         agent: Some(collector.udp_compact_addr()),
         slow: false,
+        records,
     }
     .start()
+    .await
     .unwrap();
     let api = running.api.clone();
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http
-        .get(format!("{api}/health"))
-        .send()
-        .await
-        .map_or(true, |r| !r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "the services start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     let png = gallery::thumbnail::gradient(64, 48, 9);
     let uploaded: Value = http
@@ -116,9 +176,15 @@ async fn each_request_is_one_trace_across_the_services_it_crossed() {
         assert!(Instant::now() < deadline, "the upload traces arrive");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    gallery::launch::remove_data(&data);
+    collector
+}
 
+/// Checks the traces of [`exercise`]'s requests; the span of the catalog's query for the list,
+/// whose database tags are the backend's (`db_type`).
+async fn check(collector: &Collector, db_type: &str) -> Value {
     // GET /v0/images: api -> list_images -> client -> catalog -> get_all_images.
-    let lists = query(&collector, "HTTP GET /v0/images").await;
+    let lists = query(collector, "HTTP GET /v0/images").await;
     assert_eq!(lists.len(), 1, "one trace per request");
     let trace = &lists[0];
     assert_eq!(services(trace), 2);
@@ -129,17 +195,10 @@ async fn each_request_is_one_trace_across_the_services_it_crossed() {
     let catalog = span(trace, "HTTP GET /images", Some(client));
     assert_eq!(service(trace, catalog), "gallery-catalog");
     let query_span = span(trace, "get_all_images", Some(catalog));
-    assert_eq!(tag(query_span, "db.type"), Some(&Value::from("sqlite")));
-    assert!(
-        tag(query_span, "db.statement")
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .starts_with("SELECT")
-    );
+    assert_eq!(tag(query_span, "db.type"), Some(&Value::from(db_type)));
 
     // The upload crossed all three services.
-    let uploads = query(&collector, "HTTP POST /v0/images").await;
+    let uploads = query(collector, "HTTP POST /v0/images").await;
     let ok = uploads
         .iter()
         .find(|t| services(t) == 3)
@@ -159,9 +218,9 @@ async fn each_request_is_one_trace_across_the_services_it_crossed() {
     span(ok, "insert_image", None);
 
     // The thumbnail and the 404.
-    let thumbs = query(&collector, "HTTP GET /v0/images/{id}/thumbnail").await;
+    let thumbs = query(collector, "HTTP GET /v0/images/{id}/thumbnail").await;
     assert_eq!(thumbs.len(), 1);
-    let gets = query(&collector, "HTTP GET /v0/images/{id}").await;
+    let gets = query(collector, "HTTP GET /v0/images/{id}").await;
     assert_eq!(gets.len(), 2, "the found image and the missing one");
     let missing = gets
         .iter()
@@ -197,6 +256,5 @@ async fn each_request_is_one_trace_across_the_services_it_crossed() {
         tag(span(bad, "HTTP POST /v0/images", None), "http.status_code"),
         Some(&Value::from(502))
     );
-
-    gallery::launch::remove_data(&data);
+    query_span.clone()
 }

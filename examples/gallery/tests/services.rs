@@ -24,6 +24,8 @@ struct Gallery {
     api: String,
     /// What the API calls.
     backends: Backends,
+    /// The catalog's base URL.
+    catalog: String,
     /// The store's base URL.
     store: String,
     blobs: std::path::PathBuf,
@@ -63,6 +65,7 @@ async fn gallery(catalog_url: Option<String>, store_url: Option<String>) -> Gall
     Gallery {
         api: format!("http://{api}"),
         backends,
+        catalog: format!("http://{catalog}"),
         store,
         blobs,
     }
@@ -353,5 +356,18 @@ async fn the_store_never_overwrites_an_image_and_clears_writes_cut_short_when_it
     let _restarted = gallery::blobs::router(g.blobs.clone(), false).unwrap();
     assert!(!cut_short.exists());
     assert_eq!(stored(&g), [id]);
+    std::fs::remove_dir_all(&g.blobs).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_answers_health_checks_untraced() {
+    let capture = Capture::install();
+    let g = gallery(None, None).await;
+    for base in [&g.api, &g.catalog, &g.store] {
+        let response = reqwest::get(format!("{base}/health")).await.unwrap();
+        assert_eq!(response.status(), 200, "{base}");
+        assert_eq!(response.text().await.unwrap(), "ok");
+    }
+    assert!(capture.spans().is_empty(), "{:#?}", capture.spans());
     std::fs::remove_dir_all(&g.blobs).unwrap();
 }
