@@ -244,6 +244,8 @@ mod tests {
 
     #[tokio::test]
     async fn seeding_fails_loudly_naming_the_upload_and_the_answer() {
+        // Holds the capture, as every test making traced calls does: the tracer is global.
+        let _capture = traced::testing::Capture::install();
         // The API is up, its image store is not: every upload is refused.
         let backends = gallery::api::Backends::new(closed(), closed());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

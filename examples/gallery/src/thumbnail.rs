@@ -111,11 +111,18 @@ pub fn gradient(width: u32, height: u32, seed: u8) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use traced::TagValue;
+    use traced::testing::Capture;
+
     use super::*;
 
     #[test]
     fn a_thumbnail_fits_the_square_keeps_the_aspect_and_averages_colours() {
-        let thumb = make_thumbnail(&gradient(512, 256, 0)).unwrap();
+        // Held by every test making traced calls: the tracer is global, and the spans would
+        // otherwise land in the capture of a test running beside this one.
+        let capture = Capture::install();
+        let large = gradient(512, 256, 0);
+        let thumb = make_thumbnail(&large).unwrap();
         let decoder = png::Decoder::new(std::io::Cursor::new(&thumb));
         let reader = decoder.read_info().unwrap();
         let info = reader.info();
@@ -135,5 +142,12 @@ mod tests {
             (10, 20),
             "small images are not enlarged"
         );
+        let made = &capture.spans_named("make_thumbnail")[0];
+        assert_eq!(
+            made.tag("image.bytes"),
+            Some(TagValue::Integer(i64::try_from(large.len()).unwrap()))
+        );
+        assert_eq!(made.tag("image.width"), Some(TagValue::Integer(512)));
+        assert_eq!(made.tag("image.height"), Some(TagValue::Integer(256)));
     }
 }

@@ -331,6 +331,8 @@ async fn bytes_an_api_stopped_mid_upload_left_without_a_record_are_swept() {
 
 #[tokio::test]
 async fn the_store_never_overwrites_an_image_and_clears_writes_cut_short_when_it_starts() {
+    // Holds the capture too: the tracer is global, and the other tests look at spans.
+    let _capture = Capture::install();
     let g = gallery(None, None).await;
     let http = reqwest::Client::new();
     let id = gallery::new_id();
