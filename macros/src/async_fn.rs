@@ -1,31 +1,84 @@
-//! An `async fn` (free, method, or in a trait): the body becomes an inner future polled inside
-//! the span's scope on every poll, so the span follows the task across `.await` and threads, and
-//! is tagged `cancelled` if the future is dropped before it completes.
+//! An `async fn` (free, method, or in a trait): the body becomes an inner future polled with the
+//! span current on every poll, so the span follows the task across `.await` and threads. The
+//! span starts at the first poll, when the body starts; a future dropped before it records
+//! nothing, one dropped after it and before completing is tagged `cancelled`.
 
-use syn::Block;
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{Block, Type};
 
-use crate::expand::Plan;
+use crate::expand::{BodyType, Plan};
 
-pub(crate) fn body(plan: &Plan, block: &Block) -> Block {
+pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Block) -> TokenStream {
+    let Plan { rebind, .. } = plan;
+    let fix_output = plan.fix_output(ty);
+    let inner = quote! {
+        async move {
+            #fix_output
+            #rebind
+            #block
+        }
+    };
+    // The inner block yields what the function returns; when that is itself a future, clippy's
+    // `async_yields_async` would blame the user for the wrapper (a native `async fn` body is
+    // exempt). Lint levels can only be set on a statement holding the block, which holds the
+    // user's body too, so the allow is there only for return types that may be futures.
+    let allow = may_be_future(ty).then(|| quote!(#[allow(clippy::async_yields_async)]));
+    in_span(plan, ty, &allow.unwrap_or_default(), &inner)
+}
+
+/// The statements of an async body that runs `inner` with the span current and records its
+/// output: shared with futures returned by sync functions (`returned_future`).
+pub(crate) fn in_span(
+    plan: &Plan,
+    ty: &BodyType,
+    attrs: &TokenStream,
+    inner: &TokenStream,
+) -> TokenStream {
     let Plan {
         start,
-        rebind,
-        output,
-        finish,
         span,
         result,
         ..
     } = plan;
-    let stmts = &block.stmts;
-    syn::parse_quote! {{
-        #start
-        // The inner block gives `return` and `?` a target inside the span; its output type is
-        // the function's, so both infer as the user wrote them.
-        let (#result, #span) = #span.instrument::<#output, _>(async move {
-            #rebind
-            #(#stmts)*
-        }).await;
+    let finish = plan.finish(ty);
+    let output = &ty.ty;
+    let inner_future = syn::Ident::new("__traced_body", proc_macro2::Span::mixed_site());
+    let future = syn::Ident::new("__traced_future", proc_macro2::Span::mixed_site());
+    // The guard lives in a block that ends before the `.await`: a local still in scope at an
+    // await point is kept in the future's state even after it was moved out, and the guard,
+    // which is not `Sync`, would make every traced future `!Sync`.
+    quote! {
+        let #future = {
+            #start
+            #attrs
+            let #inner_future = #inner;
+            #span.instrument::<#output, _>(#inner_future)
+        };
+        let (#result, #span) = #future.await;
         #finish
         #result
-    }}
+    }
+}
+
+/// `false` for return types that are plainly not futures: `()`, `!`, references, tuples, arrays,
+/// and the standard library's common value types.
+fn may_be_future(ty: &BodyType) -> bool {
+    const VALUES: &[&str] = &[
+        "Result", "Option", "String", "Vec", "Arc", "Rc", "Cow", "HashMap", "HashSet", "BTreeMap",
+        "BTreeSet", "VecDeque", "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize",
+        "i8", "i16", "i32", "i64", "i128", "isize", "f32", "f64",
+    ];
+    if !ty.has_value() {
+        return false;
+    }
+    match &ty.ty {
+        Type::Reference(_) | Type::Tuple(_) | Type::Array(_) | Type::Slice(_) => false,
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map_or(true, |last| !VALUES.iter().any(|v| last.ident == v)),
+        _ => true,
+    }
 }

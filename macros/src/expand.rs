@@ -1,9 +1,9 @@
 //! What every expansion shares: the call site's `static`, starting the span, the tags computed
-//! when sampled, rebinding the explicit context, and recording the result. The shape-specific
-//! files (`sync_fn`, `async_fn`, `async_trait`) only decide where the body goes.
+//! when sampled, rebinding the explicit context, the body's type, and recording the result. The
+//! shape files (`sync_fn`, `async_fn`, `returned_future`) only decide where the body goes.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::visit_mut::VisitMut;
 use syn::{Ident, Path, ReturnType, Signature, Type};
@@ -14,19 +14,34 @@ use crate::tags::{StaticLit, TagValue};
 
 /// Everything the expansion of one function needs, worked out from its arguments and signature.
 pub(crate) struct Plan {
-    /// Starts the span: `let __traced_span = ...;`, then the computed tags.
+    /// Starts the span: `let mut __traced_span = ...;`, then the computed tags.
     pub(crate) start: TokenStream,
-    /// First statements of the wrapped body: the explicit context rebound to the span's.
+    /// First statements of the body: the explicit context rebound to the span's.
     pub(crate) rebind: TokenStream,
-    /// The return type as a type argument: `impl Trait` left to inference.
-    pub(crate) output: Type,
-    /// Records `Err` results (and `ret`) on the span; expects the result in `result`.
-    pub(crate) finish: TokenStream,
+    /// The path of the runtime crate.
+    pub(crate) krate: Path,
     /// `__traced_span`: invisible to the user's body (mixed-site hygiene).
     pub(crate) span: Ident,
     pub(crate) result: Ident,
     /// A `mut` context parameter: the body mutates the rebound copy, not the parameter.
     pub(crate) mutable_context: Option<Ident>,
+    /// `ret`: the result is recorded as a tag.
+    ret: bool,
+}
+
+/// The type a body evaluates to, as generated code can write it.
+pub(crate) struct BodyType {
+    /// `!` written as `__private::Never`, `impl Trait` as `_`.
+    pub(crate) ty: Type,
+    /// The type says something (it is not `_`): a `let` of this type fixes an async block's
+    /// output, so that `return`s in it coerce as they do in the function.
+    known: bool,
+    /// `()`: nothing to record.
+    unit: bool,
+    /// `!`: the body never finishes, nothing after it runs.
+    pub(crate) never: bool,
+    /// Where the user wrote the type: a note about the body's type points there.
+    span: Span,
 }
 
 impl Plan {
@@ -39,79 +54,207 @@ impl Plan {
         let slot = Ident::new("__traced_slot", Span::mixed_site());
 
         if let Some(ret) = &args.ret {
-            if returns_unit(&sig.output) {
+            let returns = match &sig.output {
+                ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => Some("never returns"),
+                output if returns_unit(output) => Some("returns `()`"),
+                _ => None,
+            };
+            if let Some(returns) = returns {
                 return Err(syn::Error::new(
                     ret.span(),
-                    "`ret` records the return value, but this function returns `()`; remove `ret`",
+                    format!(
+                        "`ret` records the return value, but this function {returns}; remove `ret`"
+                    ),
                 ));
             }
         }
 
         let callsite = callsite(args, sig, type_name, &krate);
-        let parent = match &params.context {
+        let (parent, rebound) = match &params.context {
             Some(cx) => {
                 let ident = &cx.ident;
-                // Spanned at the parameter: a wrong type is reported there.
-                let as_parent = quote_spanned! {ident.span()=> #krate::__private::AsParent::as_parent(&#ident) };
-                quote! { #span.enter_call_with(#callsite, #as_parent); }
+                let at_param = respan(krate.to_token_stream(), ident.span());
+                // Spanned at the parameter, every token: a parameter of another crate's
+                // `Context` type is then one error there, however often it is used.
+                let parent = quote_spanned! {ident.span()=>
+                    #at_param::__private::ContextParam::parent(&#ident)
+                };
+                (
+                    quote! {
+                        #span.start_call_under(#callsite, #parent);
+                        let #new_cx = #span.rebind(#parent);
+                    },
+                    true,
+                )
             }
-            None => quote! { #span.enter_call(#callsite); },
+            None => (quote! { #span.start_call(#callsite); }, false),
         };
         let recorded = recorded_tags(args, &params, &krate, &span);
-        let rebound = params.context.as_ref().map(|cx| {
-            let ident = &cx.ident;
-            quote! { let #new_cx = #span.rebind(#krate::__private::AsParent::as_parent(&#ident)); }
-        });
         // Made empty, then started in place: the guard is large, and a guard returned by value
         // would be copied on every call.
         let start = quote! {
-            let mut #span = #krate::__private::Span::off();
+            let mut #span = #krate::__private::SpanGuard::off();
             #parent
             #recorded
-            #rebound
         };
-        let rebind = match &params.context {
-            Some(cx) => {
+        let rebind = match (&params.context, rebound) {
+            (Some(cx), true) => {
                 let ident = &cx.ident;
                 let mutability = cx.mutable.then(|| quote!(mut));
+                // Spanned at the parameter, like its other use: a wrong type is one error there.
+                let at_param = respan(krate.to_token_stream(), ident.span());
+                let rebind = quote_spanned! {ident.span()=>
+                    let #mutability #ident = #at_param::__private::ContextParam::rebind(#ident, #new_cx, &mut #slot);
+                };
                 quote! {
                     let mut #slot: ::core::option::Option<#krate::Context> = ::core::option::Option::None;
-                    let #mutability #ident = #krate::__private::Rebind::__traced_rebind(#ident, #new_cx, &mut #slot);
+                    #rebind
                 }
             }
-            None => TokenStream::new(),
+            _ => TokenStream::new(),
         };
-        let record_ret = args.ret.as_ref().map(|_| {
+        Ok(Plan {
+            start,
+            rebind,
+            krate,
+            span,
+            result,
+            mutable_context: params.context.filter(|cx| cx.mutable).map(|cx| cx.ident),
+            ret: args.ret.is_some(),
+        })
+    }
+
+    /// Records `Err` results (and `ret`) on the span, reading the result from `self.result`.
+    /// Empty where there is nothing to record (`()`, `!`).
+    pub(crate) fn finish(&self, body: &BodyType) -> TokenStream {
+        if !body.has_value() {
+            return TokenStream::new();
+        }
+        let Plan {
+            krate,
+            span,
+            result,
+            ..
+        } = self;
+        let record_ret = self.ret.then(|| {
             quote! {
                 if #span.recording() {
                     #span.tag_value("return", (&&&#krate::__private::Val(&#result)).__traced_tag_value());
                 }
             }
         });
-        let finish = quote! {
+        quote! {
             {
                 #[allow(unused_imports)]
                 use #krate::__private::dispatch::*;
                 (&&&#krate::__private::Val(&#result)).__traced_record_err(&#span);
                 #record_ret
             }
-        };
-        Ok(Plan {
-            start,
-            rebind,
-            output: inferred_output(&sig.output),
-            finish,
-            span,
-            result,
-            mutable_context: params.context.filter(|cx| cx.mutable).map(|cx| cx.ident),
-        })
+        }
     }
+
+    /// A first statement for an async block that makes its output the body's type, as the
+    /// function's declared return type does for the function: `return`s and the tail then
+    /// coerce (`&Thing` to `&dyn Trait`, `Box<T>` to `Box<dyn Trait>`), and a mistake in them is
+    /// reported at the user's tokens. Never runs. Empty where the type is not known whole.
+    pub(crate) fn fix_output(&self, body: &BodyType) -> TokenStream {
+        if !body.known {
+            return TokenStream::new();
+        }
+        let ty = &body.ty;
+        let never = Ident::new("__traced_never", Span::mixed_site().located_at(body.span));
+        quote_spanned! {body.span=>
+            #[allow(
+                unreachable_code,
+                clippy::diverging_sub_expression,
+                clippy::empty_loop,
+                clippy::let_unit_value,
+                clippy::needless_return
+            )]
+            if false {
+                let #never: #ty = loop {};
+                return #never;
+            }
+        }
+    }
+}
+
+impl BodyType {
+    /// The type a function's body evaluates to: its declared return type.
+    pub(crate) fn of(output: &ReturnType, krate: &Path) -> BodyType {
+        match output {
+            ReturnType::Default => BodyType::from_type(syn::parse_quote!(()), krate),
+            ReturnType::Type(_, ty) => BodyType::from_type((**ty).clone(), krate),
+        }
+    }
+
+    pub(crate) fn from_type(mut ty: Type, krate: &Path) -> BodyType {
+        let span = syn::spanned::Spanned::span(&ty);
+        let unit = matches!(&ty, Type::Tuple(t) if t.elems.is_empty());
+        let never = matches!(&ty, Type::Never(_));
+        let mut writable = Writable { krate };
+        writable.visit_type_mut(&mut ty);
+        BodyType {
+            // `Wrapper<_>` still says enough to check the body against; `_` alone says nothing.
+            known: !matches!(ty, Type::Infer(_)),
+            ty,
+            unit,
+            never,
+            span,
+        }
+    }
+
+    /// `true` when the body has a value to record: not `()`, not `!`.
+    pub(crate) fn has_value(&self) -> bool {
+        !self.unit && !self.never
+    }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut new = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                new.set_span(span);
+                token = proc_macro2::TokenTree::Group(new);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }
 
 fn returns_unit(output: &ReturnType) -> bool {
     match output {
         ReturnType::Default => true,
         ReturnType::Type(_, ty) => matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()),
+    }
+}
+
+/// Rewrites a return type into one generated code can write: `impl Trait` (which names a type
+/// only in a signature) becomes `_`, and `!` becomes `__private::Never`.
+struct Writable<'a> {
+    krate: &'a Path,
+}
+
+impl VisitMut for Writable<'_> {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        match ty {
+            Type::ImplTrait(it) => {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](it.impl_token.span),
+                });
+            }
+            Type::Never(never) => {
+                let krate = self.krate;
+                let bang = never.bang_token.span;
+                *ty = syn::parse_quote_spanned!(bang=> #krate::__private::Never);
+            }
+            _ => syn::visit_mut::visit_type_mut(self, ty),
+        }
     }
 }
 
@@ -184,11 +327,16 @@ fn recorded_tags(args: &Args, params: &Params, krate: &Path, span: &Ident) -> To
         let context = params.context.as_ref().map(|cx| &cx.ident);
         for binding in &params.bindings {
             let ident = &binding.ident;
-            if skipped.contains(ident) || Some(ident) == context {
+            let key = ident.unraw().to_string();
+            // An explicit tag of the same name says what the user wants recorded.
+            let tagged = args.tags.iter().any(|tag| tag.key == key);
+            if skipped.contains(ident) || Some(ident) == context || tagged {
                 continue;
             }
-            let key = ident.unraw().to_string();
+            // A parameter compiled out by `#[cfg]` is recorded only where it exists.
+            let cfgs = &binding.cfgs;
             statements.push(quote! {
+                #(#cfgs)*
                 #span.tag_value(#key, (&&&#krate::__private::Val(&#ident)).__traced_tag_value());
             });
         }
@@ -206,30 +354,6 @@ fn recorded_tags(args: &Args, params: &Params, krate: &Path, span: &Ident) -> To
         if #span.recording() {
             #import
             #(#statements)*
-        }
-    }
-}
-
-/// The return type with `impl Trait` replaced by `_`, usable where a type argument goes.
-fn inferred_output(output: &ReturnType) -> Type {
-    struct Infer;
-    impl VisitMut for Infer {
-        fn visit_type_mut(&mut self, ty: &mut Type) {
-            if let Type::ImplTrait(it) = ty {
-                *ty = Type::Infer(syn::TypeInfer {
-                    underscore_token: syn::Token![_](it.impl_token.span),
-                });
-            } else {
-                syn::visit_mut::visit_type_mut(self, ty);
-            }
-        }
-    }
-    match output {
-        ReturnType::Default => syn::parse_quote!(()),
-        ReturnType::Type(_, ty) => {
-            let mut ty = (**ty).clone();
-            Infer.visit_type_mut(&mut ty);
-            ty
         }
     }
 }

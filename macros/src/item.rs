@@ -3,10 +3,11 @@
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
-use syn::{Item, ItemFn};
+use syn::{Block, Item, ItemFn};
 
 use crate::args::Args;
-use crate::{async_fn, async_trait, impl_block, sync_fn};
+use crate::expand::{BodyType, Plan};
+use crate::{async_fn, impl_block, returned_future, sync_fn};
 
 pub(crate) fn expand(args: Args, item: TokenStream) -> syn::Result<TokenStream> {
     match syn::parse2::<Item>(item.clone()) {
@@ -28,7 +29,9 @@ pub(crate) fn expand(args: Args, item: TokenStream) -> syn::Result<TokenStream> 
             ))
         }
         Ok(other) => Err(not_a_function(&other)),
-        Err(error) => Err(error),
+        // A syntax error: the compiler reports it, once, at the user's tokens, when it parses
+        // the item given back unchanged.
+        Err(_) => Ok(item),
     }
 }
 
@@ -44,18 +47,31 @@ pub(crate) fn function_tokens(
             "`#[traced]` cannot trace a `const fn`: recording a span is not possible at compile time",
         ));
     }
-    let plan = crate::expand::Plan::new(args, &function.sig, type_name)?;
+    let plan = Plan::new(args, &function.sig, type_name)?;
     if let Some(ident) = &plan.mutable_context {
         crate::params::allow_unused_mut(&mut function.sig, ident);
     }
+    let block = &function.block;
     let body = if function.sig.asyncness.is_some() {
-        async_fn::body(&plan, &function.block)
-    } else if let Some(body) = async_trait::body(&plan, &function.block) {
+        let ty = BodyType::of(&function.sig.output, &plan.krate);
+        async_fn::body(&plan, &ty, block)
+    } else if let Some(body) = returned_future::body(&plan, &function.sig.output, block) {
         body
     } else {
-        sync_fn::body(&plan, &function.block)
+        let ty = BodyType::of(&function.sig.output, &plan.krate);
+        let track_caller = function
+            .attrs
+            .iter()
+            .any(|attr| attr.path().is_ident("track_caller"));
+        sync_fn::body(&plan, &ty, block, track_caller)
     };
-    function.block = Box::new(body);
+    // The user's braces keep their spans: lints such as `dead_code` look at the function's
+    // span, which ends at the closing brace.
+    let stmts = syn::parse::Parser::parse2(Block::parse_within, body)?;
+    function.block = Box::new(Block {
+        brace_token: function.block.brace_token,
+        stmts,
+    });
     Ok(function)
 }
 

@@ -5,11 +5,11 @@
 
 mod args;
 mod async_fn;
-mod async_trait;
 mod expand;
 mod impl_block;
 mod item;
 mod params;
+mod returned_future;
 mod sync_fn;
 mod tags;
 

@@ -1,7 +1,7 @@
 //! The function's parameters as the expansion sees them: the names its patterns bind (for `args`
 //! and `skip`), the receiver, and which one, if any, is the explicit parent `Context`.
 
-use syn::{FnArg, Ident, Pat, Signature, Type};
+use syn::{Attribute, FnArg, Ident, Pat, Signature, Type};
 
 use crate::args::{push, Args, ContextArg};
 
@@ -10,6 +10,8 @@ pub(crate) struct Binding {
     pub(crate) ident: Ident,
     /// Declared `mut`: the rebound context keeps it.
     pub(crate) mutable: bool,
+    /// The parameter's `#[cfg(..)]`s: where it is compiled out, so is what records it.
+    pub(crate) cfgs: Vec<Attribute>,
 }
 
 pub(crate) struct Params {
@@ -27,6 +29,15 @@ impl Params {
             let FnArg::Typed(arg) = input else { continue };
             let before = bindings.len();
             bind(&arg.pat, &mut bindings);
+            let cfgs: Vec<Attribute> = arg
+                .attrs
+                .iter()
+                .filter(|attr| attr.path().is_ident("cfg"))
+                .cloned()
+                .collect();
+            for binding in &mut bindings[before..] {
+                binding.cfgs.clone_from(&cfgs);
+            }
             if is_context_type(&arg.ty) && bindings.len() == before + 1 {
                 if let Pat::Ident(_) = &*arg.pat {
                     typed_contexts.push(before);
@@ -36,6 +47,11 @@ impl Params {
         let mut errors = None;
         if let Some((_, names)) = &args.skip {
             for name in names {
+                // `skip(self)`, everywhere in `tracing` code: the receiver is never recorded,
+                // so there is nothing to skip, and nothing to make a migrating user change.
+                if name == "self" {
+                    continue;
+                }
                 if !bindings.iter().any(|b| b.ident == *name) {
                     push(&mut errors, missing(name, "skip"));
                 }
@@ -73,6 +89,7 @@ impl Params {
         let context = context.map(|index| Binding {
             ident: bindings[index].ident.clone(),
             mutable: bindings[index].mutable,
+            cfgs: Vec::new(),
         });
         Ok(Params { bindings, context })
     }
@@ -104,6 +121,7 @@ fn bind(pat: &Pat, out: &mut Vec<Binding>) {
             out.push(Binding {
                 ident: p.ident.clone(),
                 mutable: p.mutability.is_some(),
+                cfgs: Vec::new(),
             });
             if let Some((_, sub)) = &p.subpat {
                 bind(sub, out);
@@ -126,7 +144,7 @@ fn bind(pat: &Pat, out: &mut Vec<Binding>) {
 }
 
 /// `Context` or `&Context` (any path ending in `Context` without generics): traced's context,
-/// checked by the compiler through `AsParent`; `context = none` opts out for another crate's.
+/// checked by the compiler through `ContextParam`; `context = none` opts out for another crate's.
 fn is_context_type(ty: &Type) -> bool {
     match ty {
         Type::Reference(r) if r.mutability.is_none() => is_context_path(&r.elem),

@@ -1,30 +1,80 @@
-//! A sync function: the body runs in a closure inside the span's scope, so every way out of it
-//! (`return`, `?`, the tail, a panic) comes back through the one place that finishes the span.
+//! A sync function: the body runs with the span current, and its result is recorded before the
+//! span finishes. The user's block stays whole, braces and all, so lints and errors that point
+//! into it point where they did.
 
+use proc_macro2::TokenStream;
+use quote::quote;
 use syn::Block;
 
-use crate::expand::Plan;
+use crate::expand::{BodyType, Plan};
 
-pub(crate) fn body(plan: &Plan, block: &Block) -> Block {
+/// The new function body; `track_caller` when the function is `#[track_caller]`.
+pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Block, track_caller: bool) -> TokenStream {
+    if track_caller || !ty.has_value() {
+        inline(plan, ty, block)
+    } else {
+        in_closure(plan, ty, block)
+    }
+}
+
+/// The body in a closure: `return` and `?` leave the closure, not the function, so an `Err`
+/// however it leaves is recorded. The closure's return type is the function's (deduced from
+/// `run`'s bound), so returns coerce as the user wrote them.
+fn in_closure(plan: &Plan, ty: &BodyType, block: &Block) -> TokenStream {
     let Plan {
         start,
         rebind,
-        output,
-        finish,
         span,
         result,
         ..
     } = plan;
-    let stmts = &block.stmts;
-    syn::parse_quote! {{
+    let finish = plan.finish(ty);
+    let output = &ty.ty;
+    let body = if rebind.is_empty() {
+        quote!(#block)
+    } else {
+        quote!({ #rebind #block })
+    };
+    quote! {
         #start
-        // The closure gives `return` and `?` a target inside the span; its return type is the
-        // function's, so both infer as the user wrote them.
-        let #result = #span.run::<#output, _>(move || {
-            #rebind
-            #(#stmts)*
-        });
+        let #result = #span.run::<#output, _>(move || #body);
         #finish
         #result
-    }}
+    }
+}
+
+/// The body where the user wrote it, after the span is made current: for `#[track_caller]`,
+/// whose caller a closure would hide from `Location::caller()` and from panics in the body, and
+/// for bodies with no value to record (`()`, `!`), which need no closure. A value left by the
+/// tail is recorded; one left by `return` or `?` leaves the function directly, unrecorded.
+fn inline(plan: &Plan, ty: &BodyType, block: &Block) -> TokenStream {
+    let Plan {
+        start,
+        rebind,
+        span,
+        result,
+        ..
+    } = plan;
+    let entered = syn::Ident::new("__traced_entered", proc_macro2::Span::mixed_site());
+    let prelude = quote! {
+        #start
+        let #entered = #span.enter();
+        #rebind
+    };
+    if !ty.has_value() {
+        // The block is the tail: its type is checked against the return type as written.
+        return quote! { #prelude #block };
+    }
+    let finish = plan.finish(ty);
+    let output = &ty.ty;
+    quote! {
+        #prelude
+        let #result: #output = #block;
+        // Unreachable when the block diverges (`panic!`, `loop`): allowed here, on generated
+        // statements only, so the user's own code is linted as before.
+        #[allow(unreachable_code)]
+        #finish
+        #[allow(unreachable_code, clippy::needless_return)]
+        return #result;
+    }
 }

@@ -191,6 +191,17 @@ impl FinishedSpan {
     pub(crate) fn push_log(&mut self, log: Log) {
         self.more().logs.push(log);
     }
+
+    /// Marks the span failed: `error = true` and a log with `event = error`, the error's kind
+    /// and message, as the OpenTracing conventions ask.
+    pub(crate) fn set_error(&mut self, kind: &str, message: &dyn fmt::Display) {
+        self.set_tag("error", TagValue::Boolean(true));
+        self.push_log(Log::new(vec![
+            LogField::new("event", "error"),
+            LogField::new("error.kind", kind.to_owned()),
+            LogField::new("message", message.to_string()),
+        ]));
+    }
 }
 
 impl fmt::Debug for FinishedSpan {

@@ -60,33 +60,42 @@ impl<F: Future> Future for Instrumented<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Some(span) = this.span.0.as_ref() else {
+        let slot: *mut Option<SpanGuard> = &mut this.span.0;
+        // Declared before the scope, so that on a panic it runs after the scope has put the
+        // caller's context back.
+        let on_unwind = FinishOnUnwind(slot);
+        // SAFETY: `slot` points into the pinned future, valid for this call; only `on_unwind`
+        // touches it again, after the scope that borrows the guard has ended.
+        let Some(span) = (unsafe { &*slot }).as_ref() else {
             panic!("`Instrumented` polled after completion");
         };
-        let scope = span.enter();
-        let polled = if scope.is_some() && span.is_sampled() {
-            let inner = this.inner;
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
-                Ok(polled) => polled,
-                Err(payload) => {
-                    span.record_panic(&*payload);
-                    drop(scope);
-                    // Finish the span now, failed: the executor may keep the task around.
-                    drop(this.span.0.take());
-                    std::panic::resume_unwind(payload)
-                }
-            }
-        } else {
-            this.inner.poll(cx)
-        };
+        let scope = span.enter_if_any();
+        let polled = this.inner.poll(cx);
         drop(scope);
+        std::mem::forget(on_unwind);
         match polled {
             Poll::Ready(output) => {
-                let span = this.span.0.take().expect("span is present while polling");
+                // SAFETY: as above; no reference into the slot is alive now.
+                let span = unsafe { (*slot).take() }.expect("span is present while polling");
                 Poll::Ready((output, span))
             }
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+/// Finishes an `Instrumented`'s span when a poll unwinds: the span's guard, dropped while the
+/// thread panics, records the panic. Done then, not when the future is dropped, because the
+/// executor may catch the panic and keep the task (and the span) around; dropped later, the
+/// span would say `cancelled`. Forgotten when the poll returns normally, so it costs nothing
+/// then.
+struct FinishOnUnwind(*mut Option<SpanGuard>);
+
+impl Drop for FinishOnUnwind {
+    fn drop(&mut self) {
+        // SAFETY: only alive during `poll`, where the pointer is valid, and dropped (on unwind)
+        // after the scope that borrowed the guard.
+        drop(unsafe { (*self.0).take() });
     }
 }
 

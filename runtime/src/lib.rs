@@ -59,6 +59,7 @@ mod finished;
 mod ids;
 mod instrument;
 mod metrics;
+mod panics;
 mod ring;
 mod sampler;
 mod span;

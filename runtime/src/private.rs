@@ -11,21 +11,39 @@
 use std::fmt;
 
 use crate::context::Context;
+use crate::current::Scope;
 pub use crate::instrument::Instrumented;
-pub use crate::span::{Callsite, SpanGuard as Span};
+pub use crate::span::{Callsite, SpanGuard};
 use crate::tag::{IntoTagValue, TagValue};
 pub use crate::tag::{StaticTag, StaticValue};
 
-impl Span {
-    /// Starts the span of a call under the current span.
-    #[inline(always)]
-    pub fn enter_call(&mut self, callsite: &'static Callsite) {
+/// The never type, `!`, by a name generated code can write where the language does not yet
+/// take `!` itself (a type argument, a `let`'s type): the output of `fn() -> !`.
+pub type Never = <fn() -> ! as FnOutput>::Output;
+
+/// What a function pointer type returns; the way to name [`Never`].
+pub trait FnOutput {
+    /// The return type.
+    type Output;
+}
+
+impl<O> FnOutput for fn() -> O {
+    type Output = O;
+}
+
+impl SpanGuard {
+    /// Starts the span of a call under the current span (or a new root).
+    ///
+    /// `#[inline]`, not `#[inline(always)]`: in a debug build it is one call, compiled once in
+    /// this crate rather than into every traced function of the user's.
+    #[inline]
+    pub fn start_call(&mut self, callsite: &'static Callsite) {
         self.start(callsite);
     }
 
     /// Starts the span of a call under an explicit `Context` argument.
-    #[inline(always)]
-    pub fn enter_call_with(&mut self, callsite: &'static Callsite, parent: &Context) {
+    #[inline]
+    pub fn start_call_under(&mut self, callsite: &'static Callsite, parent: &Context) {
         self.start_explicit(callsite, parent);
     }
 
@@ -66,64 +84,71 @@ impl Span {
         }
     }
 
-    /// Runs a sync body in this span's scope.
+    /// Makes this span current until the returned value is dropped: a sync body written inline
+    /// (a `#[track_caller]` function, whose body must not move into a closure).
     #[inline]
-    pub fn run<R, F: FnOnce() -> R>(&self, body: F) -> R {
-        self.in_scope(body)
+    pub fn enter(&self) -> Entered<'_> {
+        Entered(self.enter_if_any())
     }
 
-    /// Wraps an async body, to be polled in this span's scope.
+    /// Runs a sync body with this span current. The closure gives `return` and `?` a target
+    /// before the function returns, so the result can be recorded.
+    #[inline(always)]
+    pub fn run<R, F: FnOnce() -> R>(&self, body: F) -> R {
+        let _scope = self.enter_if_any();
+        body()
+    }
+
+    /// Wraps an async body, to be polled with this span current.
     #[inline]
     pub fn instrument<R, F: std::future::Future<Output = R>>(self, body: F) -> Instrumented<F> {
         Instrumented::new(body, self)
     }
 }
 
+/// A span made current by [`SpanGuard::enter`]; the previous context comes back when dropped.
+#[must_use]
+pub struct Entered<'a>(#[allow(dead_code)] Option<Scope<'a>>);
+
 /// The type of a parameter taken as the parent context: `Context` or `&Context`.
+///
+/// One trait for both uses (the parent when the span starts, and the rebinding inside the body),
+/// so a parameter of another crate's `Context` type is one error, not one per use.
 #[diagnostic::on_unimplemented(
     message = "`#[traced]` takes this parameter as the parent context, but `{Self}` is not `traced::Context`",
     label = "a parameter of a type named `Context` is the parent context",
     note = "if this is another crate's `Context`, write `#[traced(context = none)]`"
 )]
-pub trait AsParent {
-    /// The context to start the span under.
-    fn as_parent(&self) -> &Context;
-}
-
-impl AsParent for Context {
-    fn as_parent(&self) -> &Context {
-        self
-    }
-}
-
-impl AsParent for &Context {
-    fn as_parent(&self) -> &Context {
-        self
-    }
-}
-
-/// Rebinds an explicit context parameter to the span's context inside the body, keeping the
-/// parameter's type: a `Context` becomes the new context, a `&Context` a reference to it held in
-/// `slot`, a local of the body.
-pub trait Rebind<'a> {
+pub trait ContextParam<'a> {
     /// The parameter's type, with the body's lifetime for a reference.
-    type Out;
-    /// Consumes the parameter; returns what the body sees under its name.
-    fn __traced_rebind(self, new: Context, slot: &'a mut Option<Context>) -> Self::Out;
+    type Rebound;
+    /// The context to start the span under.
+    fn parent(&self) -> &Context;
+    /// Consumes the parameter; returns what the body sees under its name: the span's context,
+    /// by value or as a reference held in `slot`, a local of the body.
+    fn rebind(self, new: Context, slot: &'a mut Option<Context>) -> Self::Rebound;
 }
 
-impl<'a> Rebind<'a> for Context {
-    type Out = Context;
+impl<'a> ContextParam<'a> for Context {
+    type Rebound = Context;
     #[inline]
-    fn __traced_rebind(self, new: Context, _slot: &'a mut Option<Context>) -> Context {
+    fn parent(&self) -> &Context {
+        self
+    }
+    #[inline]
+    fn rebind(self, new: Context, _slot: &'a mut Option<Context>) -> Context {
         new
     }
 }
 
-impl<'a> Rebind<'a> for &Context {
-    type Out = &'a Context;
+impl<'a> ContextParam<'a> for &Context {
+    type Rebound = &'a Context;
     #[inline]
-    fn __traced_rebind(self, new: Context, slot: &'a mut Option<Context>) -> &'a Context {
+    fn parent(&self) -> &Context {
+        self
+    }
+    #[inline]
+    fn rebind(self, new: Context, slot: &'a mut Option<Context>) -> &'a Context {
         slot.insert(new)
     }
 }
@@ -133,10 +158,10 @@ pub struct Val<'a, T: ?Sized>(pub &'a T);
 
 /// A function's return value: `Err` of an error with `Display` text.
 pub trait ErrDisplay {
-    fn __traced_record_err(&self, span: &Span);
+    fn __traced_record_err(&self, span: &SpanGuard);
 }
 impl<T, E: fmt::Display> ErrDisplay for &&Val<'_, Result<T, E>> {
-    fn __traced_record_err(&self, span: &Span) {
+    fn __traced_record_err(&self, span: &SpanGuard) {
         if let Err(error) = self.0 {
             span.record_error(std::any::type_name::<E>(), error);
         }
@@ -145,10 +170,10 @@ impl<T, E: fmt::Display> ErrDisplay for &&Val<'_, Result<T, E>> {
 
 /// `Err` of an error with only `Debug` text.
 pub trait ErrDebug {
-    fn __traced_record_err(&self, span: &Span);
+    fn __traced_record_err(&self, span: &SpanGuard);
 }
 impl<T, E: fmt::Debug> ErrDebug for &&&Val<'_, Result<T, E>> {
-    fn __traced_record_err(&self, span: &Span) {
+    fn __traced_record_err(&self, span: &SpanGuard) {
         if let Err(error) = self.0 {
             span.record_error(std::any::type_name::<E>(), &format_args!("{error:?}"));
         }
@@ -157,10 +182,10 @@ impl<T, E: fmt::Debug> ErrDebug for &&&Val<'_, Result<T, E>> {
 
 /// `Err` of an error with no text at all: its type still says what failed.
 pub trait ErrOpaque {
-    fn __traced_record_err(&self, span: &Span);
+    fn __traced_record_err(&self, span: &SpanGuard);
 }
 impl<T, E> ErrOpaque for &Val<'_, Result<T, E>> {
-    fn __traced_record_err(&self, span: &Span) {
+    fn __traced_record_err(&self, span: &SpanGuard) {
         if self.0.is_err() {
             let kind = std::any::type_name::<E>();
             span.record_error(kind, &kind);
@@ -170,11 +195,11 @@ impl<T, E> ErrOpaque for &Val<'_, Result<T, E>> {
 
 /// Anything but a `Result`: nothing to record.
 pub trait NotResult {
-    fn __traced_record_err(&self, span: &Span);
+    fn __traced_record_err(&self, span: &SpanGuard);
 }
 impl<T: ?Sized> NotResult for Val<'_, T> {
     #[inline]
-    fn __traced_record_err(&self, _span: &Span) {}
+    fn __traced_record_err(&self, _span: &SpanGuard) {}
 }
 
 /// An argument (`args`) or return value (`ret`) as a tag: typed when it is a tag value (numbers,

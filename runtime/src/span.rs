@@ -8,19 +8,17 @@
 //! uninitialised when it holds nothing, so that the paths without a span write, read and drop
 //! that byte and nothing else.
 
-use std::any::Any;
 use std::borrow::Cow;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::mem::MaybeUninit;
 use std::ptr;
 
-use rustracing::log::LogField;
-
 use crate::context::Context;
 use crate::current::{self, Scope};
-use crate::finished::{FinishedSpan, Log};
+use crate::finished::FinishedSpan;
 use crate::ids;
+use crate::panics;
 use crate::tag::{IntoTagValue, StaticTag, TagValue};
 use crate::tracer::{self, Tracer};
 
@@ -51,6 +49,9 @@ enum Kind {
 #[doc(hidden)]
 pub struct SpanGuard {
     kind: Kind,
+    /// Set when the span was started while its thread was already unwinding (a traced call
+    /// in a `Drop` run by a panic): that panic is not this span's failure.
+    began_unwinding: bool,
     /// Initialised unless `kind` is `Off`. Swapped with the thread's current context while the
     /// scope is entered.
     cx: UnsafeCell<MaybeUninit<Context>>,
@@ -71,6 +72,7 @@ impl SpanGuard {
     pub fn off() -> SpanGuard {
         SpanGuard {
             kind: Kind::Off,
+            began_unwinding: false,
             cx: UnsafeCell::new(MaybeUninit::uninit()),
             record: UnsafeCell::new(MaybeUninit::uninit()),
             tracer: MaybeUninit::uninit(),
@@ -204,6 +206,7 @@ impl SpanGuard {
         }
         // Last, so that building the span is not part of its duration.
         record.start = fastant::Instant::now();
+        self.began_unwinding = std::thread::panicking();
         self.cx.get_mut().write(cx);
         self.tracer.write(tracer);
         self.kind = Kind::Record;
@@ -250,58 +253,14 @@ impl SpanGuard {
         self.with_record(|r| r.set_tag(key, value.into_tag_value()));
     }
 
-    /// Marks the span failed: `error = true` and a log with `event = error`, the error's kind
-    /// and message, as the OpenTracing conventions ask.
+    /// Marks the span failed (see [`FinishedSpan::set_error`]).
     pub(crate) fn record_error(&self, kind: &str, message: &dyn fmt::Display) {
-        self.with_record(|r| {
-            r.set_tag("error", TagValue::Boolean(true));
-            r.push_log(Log::new(vec![
-                LogField::new("event", "error"),
-                LogField::new("error.kind", kind.to_owned()),
-                LogField::new("message", message.to_string()),
-            ]));
-        });
-    }
-
-    #[cold]
-    pub(crate) fn record_panic(&self, payload: &(dyn Any + Send)) {
-        let message = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("Box<dyn Any>");
-        self.record_error("panic", &message);
-    }
-
-    /// Runs `f` with this span current; a panic in `f` is recorded on the span and resumed.
-    #[inline(always)]
-    pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        match self.kind {
-            Kind::Off => f(),
-            Kind::Enter => {
-                let _scope = self.enter_scope();
-                f()
-            }
-            Kind::Record => self.in_recorded_scope(f),
-        }
-    }
-
-    /// The sampled case of `in_scope`, out of line so the other paths stay small.
-    #[inline(never)]
-    fn in_recorded_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _scope = self.enter_scope();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-            Ok(value) => value,
-            Err(payload) => {
-                self.record_panic(&*payload);
-                std::panic::resume_unwind(payload)
-            }
-        }
+        self.with_record(|r| r.set_error(kind, message));
     }
 
     /// Enters this span's scope until the returned value is dropped (for `poll`).
     #[inline]
-    pub(crate) fn enter(&self) -> Option<Scope<'_>> {
+    pub(crate) fn enter_if_any(&self) -> Option<Scope<'_>> {
         self.enters_scope().then(|| self.enter_scope())
     }
 
@@ -326,6 +285,10 @@ impl SpanGuard {
             // `Off` below, before anything else can look at the guard.
             let mut record = unsafe { self.record.get_mut().assume_init_read() };
             record.end = fastant::Instant::now();
+            // Dropped by an unwinding panic that started inside this span: it failed.
+            if std::thread::panicking() && !self.began_unwinding {
+                record.set_error("panic", &panics::message());
+            }
             // SAFETY: initialised when `kind` is `Record`.
             let tracer = unsafe { self.tracer.assume_init() };
             tracer.submit(record);

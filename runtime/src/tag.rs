@@ -6,7 +6,8 @@ pub use rustracing::tag::TagValue;
 
 /// A value that can be a tag: strings, booleans, integers and floats, as Jaeger stores them.
 ///
-/// Implemented for the primitive types, `String`, `&str`, `Cow<'static, str>` and [`TagValue`].
+/// Implemented for the primitive types, `String`, `&str`, `Cow<'static, str>` and [`TagValue`],
+/// and for references to them at any depth.
 /// Other types are recorded through their `Display` (`%expr` in `#[traced(tags(...))]`) or
 /// `Debug` (`?expr`) text.
 ///
@@ -95,9 +96,14 @@ impl IntoTagValue for &str {
     }
 }
 
-impl IntoTagValue for &&str {
+/// A reference to anything that is a tag by reference: `&&str`, `&&String`, `&&u32`, at any
+/// depth, so `tags(s = &s)` works as `tags(s = s)` does.
+impl<T: ?Sized> IntoTagValue for &&T
+where
+    for<'a> &'a T: IntoTagValue,
+{
     fn into_tag_value(self) -> TagValue {
-        TagValue::String(Cow::Owned((*self).to_owned()))
+        (*self).into_tag_value()
     }
 }
 

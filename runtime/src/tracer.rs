@@ -44,6 +44,7 @@ pub(crate) fn get() -> Option<&'static Tracer> {
 
 /// Makes `tracer` the global one, unless one is installed already.
 pub(crate) fn install(tracer: Tracer) -> Result<&'static Tracer, Box<Tracer>> {
+    crate::panics::install_hook();
     let leaked: &'static mut Tracer = Box::leak(Box::new(tracer));
     match TRACER.compare_exchange(ptr::null_mut(), leaked, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => Ok(leaked),

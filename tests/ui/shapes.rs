@@ -3,6 +3,8 @@
 // No inner attributes here: this file is `include!`d.
 
 use std::fmt::{Debug, Display};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use traced::{traced, Context};
@@ -176,6 +178,136 @@ impl Block {
     }
 }
 
+trait Ret {
+    fn ret(&self) -> u8;
+}
+
+struct Thing;
+
+impl Ret for Thing {
+    fn ret(&self) -> u8 {
+        7
+    }
+}
+
+// Return types that the body reaches by coercion: early `return` and tail alike.
+#[traced]
+async fn coerces_to_dyn() -> &'static dyn Ret {
+    return &Thing;
+}
+
+#[traced]
+async fn coerces_to_box(early: bool) -> Box<dyn Display> {
+    if early {
+        return Box::new(1);
+    }
+    Box::new("tail")
+}
+
+#[traced]
+async fn coerces_to_slice() -> &'static [u8] {
+    &[1, 2]
+}
+
+#[traced]
+fn sync_coerces_to_box(early: bool) -> Box<dyn Display> {
+    if early {
+        return Box::new(1);
+    }
+    Box::new("tail")
+}
+
+/// # Panics
+/// Always: it never returns.
+#[traced]
+pub fn never_returns(message: &str) -> ! {
+    panic!("{message}")
+}
+
+/// # Panics
+/// Always: it never returns.
+#[traced]
+pub async fn never_resolves(message: &str) -> ! {
+    panic!("{message}")
+}
+
+#[traced]
+fn loops_forever() -> ! {
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+#[async_trait::async_trait]
+trait Unfinished {
+    async fn later(&self);
+}
+
+#[async_trait::async_trait]
+#[traced]
+impl Unfinished for AsyncTraitFirst {
+    async fn later(&self) {
+        unimplemented!()
+    }
+}
+
+#[traced(tags(owned = &owned, twice = &&owned))]
+fn tags_by_reference(owned: String) -> usize {
+    owned.len()
+}
+
+#[traced]
+fn shared_future(n: u32) -> Pin<Box<dyn Future<Output = u32> + Send + Sync>> {
+    Box::pin(async move { n + 1 })
+}
+
+#[traced]
+fn returned_future(n: u32) -> impl Future<Output = u32> {
+    // Runs when called, before the future's span starts.
+    let doubled = n * 2;
+    async move { doubled + n }
+}
+
+#[traced(args)]
+fn gated(#[cfg(any())] hidden: u32, #[cfg(all())] shown: u32) -> u32 {
+    shown
+}
+
+#[track_caller]
+#[traced]
+fn caller_line() -> u32 {
+    std::panic::Location::caller().line()
+}
+
+#[expect(dead_code)]
+#[traced]
+fn never_called() {}
+
+#[traced]
+async fn yields_a_future() -> std::future::Ready<()> {
+    std::future::ready(())
+}
+
+#[traced(tags(s = "explicit"), args)]
+fn tag_beats_argument(s: &str) -> usize {
+    s.len()
+}
+
+impl Repository {
+    #[traced(skip(self))]
+    fn skips_self(&self) -> u32 {
+        self.calls
+    }
+
+    #[traced(args, skip(self, db))]
+    fn skips_self_and_more(&self, db: &str) -> usize {
+        db.len() + self.db.len()
+    }
+}
+
+fn assert_sync<T: Sync>(value: T) -> T {
+    value
+}
+
 /// Calls every shape once.
 fn run() {
     free();
@@ -206,5 +338,29 @@ fn run() {
         let _ = AsyncTraitFirst.load(2).await;
         let _ = OnMethod.load(3).await;
     });
+    let _ = sync_coerces_to_box(true).to_string();
+    // The diverging shapes panic; the test output need not show it.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let _ = std::panic::catch_unwind(|| never_returns("never returns"));
+    let _ = loops_forever as fn() -> !;
+    let _ = tags_by_reference("owned".to_owned());
+    let _ = gated(#[cfg(all())] 3);
+    let _ = caller_line();
+    let _ = tag_beats_argument("argument");
+    let _ = repo.skips_self();
+    let _ = repo.skips_self_and_more("db");
+    runtime.block_on(async {
+        let _ = coerces_to_dyn().await.ret();
+        let _ = coerces_to_box(false).await.to_string();
+        let _ = coerces_to_slice().await.len();
+        let _ = assert_sync(shared_future(1)).await;
+        let _ = returned_future(2).await;
+        yields_a_future().await.await;
+    });
+    let never = std::panic::catch_unwind(|| runtime.block_on(never_resolves("never resolves")));
+    let unfinished = std::panic::catch_unwind(|| runtime.block_on(AsyncTraitFirst.later()));
+    std::panic::set_hook(hook);
+    assert!(never.is_err() && unfinished.is_err());
     let _ = repo.by_value();
 }

@@ -116,7 +116,7 @@ where
         let uri = req.uri().clone();
         let method = req.method().clone();
         let span = start(&method, &uri, req.headers_mut(), &self.propagator);
-        let inner = span.in_scope(|| self.inner.call(req));
+        let inner = span.run(|| self.inner.call(req));
         ResponseFuture::new(inner, span, "request", None)
     }
 }

@@ -243,7 +243,7 @@ where
             .filter(|_| cx.is_valid())
             .and_then(|name| Some((name, HeaderValue::try_from(cx.trace_id().to_string()).ok()?)));
         req.extensions_mut().insert(cx);
-        let inner = span.in_scope(|| self.inner.call(req));
+        let inner = span.run(|| self.inner.call(req));
         ResponseFuture::new(inner, span, "handler", trace_id_header)
     }
 }
