@@ -56,6 +56,9 @@ pub struct Config {
     pub udp_buffer: usize,
     /// Datagrams each agent port queues for its decoder at most (default 256).
     pub udp_queue: usize,
+    /// How long a datagram waits for room in a full queue before it is dropped and counted
+    /// (default 500 ms; zero drops at once).
+    pub udp_queue_wait: std::time::Duration,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             body_timeout: ingest::BODY_TIMEOUT,
             udp_buffer: udp::RECEIVE_BUFFER,
             udp_queue: udp::QUEUE,
+            udp_queue_wait: udp::QUEUE_WAIT,
         }
     }
 }
@@ -108,8 +112,15 @@ impl Collector {
     pub async fn start(config: Config) -> std::io::Result<Collector> {
         let store = Arc::new(Store::new(config.limits));
         let at = |port| SocketAddr::new(config.bind, port);
-        let bind_udp =
-            |port, protocol| udp::bind(at(port), protocol, config.udp_buffer, config.udp_queue);
+        let bind_udp = |port, protocol| {
+            udp::bind(
+                at(port),
+                protocol,
+                config.udp_buffer,
+                config.udp_queue,
+                config.udp_queue_wait,
+            )
+        };
         let (compact, compact_port) = bind_udp(config.udp_compact, thrift::Protocol::Compact)?;
         let (binary, binary_port) = bind_udp(config.udp_binary, thrift::Protocol::Binary)?;
         let (compact_port, binary_port) = (Arc::new(compact_port), Arc::new(binary_port));
@@ -231,6 +242,7 @@ mod tests {
             thrift::Protocol::Compact,
             1,
             8,
+            udp::QUEUE_WAIT,
         )
         .expect("binds");
         let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("binds");

@@ -3,7 +3,7 @@
 //! ```text
 //! traced-collector [serve] [--bind IP] [--udp-compact PORT] [--udp-binary PORT] [--http PORT]
 //!                  [--query PORT] [--max-spans N] [--max-bytes N] [--udp-buffer BYTES]
-//!                  [--udp-queue DATAGRAMS]
+//!                  [--udp-queue DATAGRAMS] [--udp-queue-wait MS]
 //! traced-collector show <trace-id> [--query HOST:PORT] [--width N]
 //! traced-collector export <trace-id> [--query HOST:PORT] [--out FILE]
 //! ```
@@ -18,7 +18,7 @@ use traced_collector::{Collector, Config, waterfall};
 const USAGE: &str = "usage:
   traced-collector [serve] [--bind IP] [--udp-compact PORT] [--udp-binary PORT] [--http PORT]
                    [--query PORT] [--max-spans N] [--max-bytes N] [--udp-buffer BYTES]
-                   [--udp-queue DATAGRAMS]
+                   [--udp-queue DATAGRAMS] [--udp-queue-wait MS]
   traced-collector show <trace-id> [--query HOST:PORT] [--width N]
   traced-collector export <trace-id> [--query HOST:PORT] [--out FILE]";
 
@@ -97,6 +97,7 @@ fn serve(args: &[String]) -> Result<(), String> {
             "max-bytes",
             "udp-buffer",
             "udp-queue",
+            "udp-queue-wait",
         ],
     )?;
     if let Some(extra) = args.positional.first() {
@@ -114,6 +115,9 @@ fn serve(args: &[String]) -> Result<(), String> {
             "max-bytes" => config.limits.max_bytes = parse(name, value)?,
             "udp-buffer" => config.udp_buffer = parse(name, value)?,
             "udp-queue" => config.udp_queue = parse(name, value)?,
+            "udp-queue-wait" => {
+                config.udp_queue_wait = Duration::from_millis(parse(name, value)?);
+            }
             _ => unreachable!("checked by options"),
         }
     }
@@ -131,7 +135,7 @@ fn serve(args: &[String]) -> Result<(), String> {
         for port in &collector.stats().udp {
             println!(
                 "traced-collector: udp {} receive buffer {} bytes asked, {} granted ({}), \
-                 queue {} datagrams",
+                 queue {} datagrams (a datagram waits {} ms for room)",
                 port.addr,
                 port.receive_buffer_requested,
                 port.receive_buffer,
@@ -140,7 +144,8 @@ fn serve(args: &[String]) -> Result<(), String> {
                 } else {
                     "SO_RCVBUF, capped at net.core.rmem_max"
                 },
-                port.queue_capacity
+                port.queue_capacity,
+                port.queue_wait.as_millis()
             );
         }
         tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;

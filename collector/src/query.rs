@@ -274,6 +274,7 @@ async fn stats_json(State(api): State<Api>) -> Json<serde_json::Value> {
                 "queue_drops": port.queue_drops.load(Ordering::Relaxed),
                 "kernel_drops": port.kernel_drops(),
                 "queue_capacity": port.queue_capacity,
+                "queue_wait_ms": port.queue_wait.as_millis() as u64,
                 "receive_buffer_requested": port.receive_buffer_requested,
                 "receive_buffer": port.receive_buffer,
                 "receive_buffer_forced": port.forced,

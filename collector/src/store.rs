@@ -113,7 +113,7 @@ impl Store {
         }
     }
 
-    /// The spans of one trace, in arrival order, each once (see [`unique`]).
+    /// The spans of one trace, in arrival order, a span delivered twice only once.
     pub fn trace(&self, id: TraceId) -> Option<Vec<Span>> {
         self.lock().traces.get(&id).map(|t| unique(&t.spans))
     }

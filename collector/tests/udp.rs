@@ -79,17 +79,10 @@ fn datagrams_go_through_the_queue_and_are_decoded_intact_on_both_ports() {
     assert_eq!(count(&stats, "udp_kernel_drops"), 0);
 }
 
-#[test]
-fn a_full_queue_drops_datagrams_and_api_stats_counts_every_one() {
-    // One slot, and datagrams of 200 spans that take the decoder far longer than the reader
-    // takes to receive the next one: a burst must overflow the queue.
-    let (_runtime, collector) = start(Config {
-        udp_queue: 1,
-        ..Config::ephemeral()
-    });
+/// A burst of 100 datagrams of 200 spans each to the compact port.
+fn burst(collector: &traced_collector::Collector) -> u64 {
     let sender = UdpSocket::bind("127.0.0.1:0").expect("binds");
-    let sent = 100;
-    let datagrams: Vec<Vec<u8>> = (0..sent)
+    let datagrams: Vec<Vec<u8>> = (0..100)
         .map(|t| datagram(1_000 + t, 200, Protocol::Compact))
         .collect();
     for d in &datagrams {
@@ -97,8 +90,41 @@ fn a_full_queue_drops_datagrams_and_api_stats_counts_every_one() {
             .send_to(d, collector.udp_compact_addr())
             .expect("sends");
     }
+    datagrams.len() as u64
+}
+
+#[test]
+fn a_full_queue_holds_the_reader_while_the_kernel_buffers_and_loses_nothing() {
+    // One slot, and datagrams that take the decoder far longer than the reader takes to
+    // receive: the reader waits for room, the kernel's buffer holds the rest of the burst.
+    let (_runtime, collector) = start(Config {
+        udp_queue: 1,
+        ..Config::ephemeral()
+    });
+    let sent = burst(&collector);
+    let stats = settled_stats(&collector, |s| count(s, "datagrams_decoded") == sent);
+    assert_eq!(
+        (
+            count(&stats, "udp_queue_drops"),
+            count(&stats, "udp_kernel_drops")
+        ),
+        (0, 0)
+    );
+    assert_eq!(stats["udp"][0]["queue_wait_ms"], 500);
+    assert_eq!(count(&stats, "spans_received"), sent * 200);
+}
+
+#[test]
+fn a_full_queue_drops_datagrams_and_api_stats_counts_every_one() {
+    // One slot and no waiting for room: a burst must overflow the queue.
+    let (_runtime, collector) = start(Config {
+        udp_queue: 1,
+        udp_queue_wait: std::time::Duration::ZERO,
+        ..Config::ephemeral()
+    });
+    let sent = burst(&collector);
     let stats = settled_stats(&collector, |s| {
-        count(s, "datagrams") + count(s, "udp_kernel_drops") == sent as u64
+        count(s, "datagrams") + count(s, "udp_kernel_drops") == sent
             && count(s, "datagrams_decoded") + count(s, "udp_queue_drops") == count(s, "datagrams")
     });
     let queue_drops = count(&stats, "udp_queue_drops");
