@@ -101,13 +101,26 @@ pub use tag::{IntoTagValue, TagValue};
 /// dropped first (tagged `cancelled = true`). A function returning `Err` gets `error = true` and
 /// a log with `event = error`, `error.kind` and `message`.
 ///
+/// Futures are traced for their whole life, whatever makes them: an `async fn`, an `async fn`
+/// rewritten by `#[async_trait]` (either attribute first), or a sync function whose value is an
+/// `async` block (`-> impl Future { async move { .. } }`, `Box::pin(async move { .. })`). The
+/// span starts when the future is first polled, which is when its body starts: a future
+/// dropped before that ran none of the function and records no span; one dropped after it and
+/// before completing is tagged `cancelled = true`.
+///
+/// The function stays as written: its signature, attributes, `#[track_caller]` (the caller's
+/// location is still the caller's), the types its body coerces to (`!`, `Box<dyn Trait>`,
+/// `&dyn Trait`), `Send` and `Sync` futures, its lints, and errors reported at its own tokens.
+/// In a `#[track_caller]` function the body runs without the closure that catches `return` and
+/// `?`, so an `Err` is recorded when the body's tail is one, not when `?` returns it early.
+///
 /// | argument | effect |
 /// | --- | --- |
 /// | `name = "GetAllImages request"` | the span name; default the fn name, `Type::method` on an impl block |
 /// | `tags(db.type = "mongo", rows = 3, id = %id, q = ?query, n = self.len())` | tags: literals cost nothing per call; `%e` records `Display`, `?e` `Debug`; others (bool, integer, float, string) are computed only when sampled |
 /// | `kind = server` / `client` / `producer` / `consumer` | the `span.kind` tag |
 /// | `follows_from` | a FollowsFrom reference to the parent instead of ChildOf |
-/// | `args`, `skip(password, token)` | records the arguments (typed, else `Debug`), except those skipped; none by default |
+/// | `args`, `skip(password, token)` | records the arguments (typed, else `Debug`), except those skipped and those an explicit tag names; none by default; `skip(self)` is accepted (the receiver is never recorded) |
 /// | `ret` | records the return value as the `return` tag |
 /// | `context = cx` / `context = none` | names the parent-context parameter / disables its detection |
 /// | `crate = path` | where the `traced` crate is, if renamed |
