@@ -103,7 +103,8 @@ fn traced_reports_over_compact_binary_and_http_and_the_query_api_returns_it_inta
             "http://{query}/api/traces?service={service}&lookback=1h"
         )));
         assert_eq!(status, 200, "{found}");
-        assert_eq!(found["total"], 1, "{found}");
+        // Jaeger's search answers `total: 0` whatever it found; the traces are in `data`.
+        assert_eq!(found["data"].as_array().map(Vec::len), Some(1), "{found}");
         let trace = &found["data"][0];
         let spans = trace["spans"].as_array().unwrap();
         assert_eq!(spans.len(), 2);
@@ -167,11 +168,11 @@ fn traced_reports_over_compact_binary_and_http_and_the_query_api_returns_it_inta
     let (_, errors) = rt.block_on(get_json(format!(
         "http://{query}/api/traces?service=svc-http&tags=%7B%22error%22%3A%22true%22%7D"
     )));
-    assert_eq!(errors["total"], 1);
+    assert_eq!(errors["data"].as_array().map(Vec::len), Some(1), "{errors}");
     let (_, none) = rt.block_on(get_json(format!(
         "http://{query}/api/traces?service=svc-http&minDuration=1h"
     )));
-    assert_eq!(none["total"], 0);
+    assert_eq!(none["data"].as_array().map(Vec::len), Some(0), "{none}");
     let (status, bad) = rt.block_on(get_json(format!(
         "http://{query}/api/traces?service=svc-http&minDuration=soon"
     )));
@@ -340,7 +341,8 @@ fn hostile_input_is_rejected_and_counted_and_good_traffic_keeps_flowing() {
     let garbage = raw_http(http, b"POST /api/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-thrift\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
     assert!(garbage.contains(" 400 "), "{garbage}");
     let wrong_type = raw_http(http, b"POST /api/traces HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
-    assert!(wrong_type.contains(" 415 "), "{wrong_type}");
+    // As Jaeger's collector answers it (its words are checked in the collector's own tests).
+    assert!(wrong_type.contains(" 400 "), "{wrong_type}");
     let huge = raw_http(http, b"POST /api/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-thrift\r\nContent-Length: 2147483648\r\nConnection: close\r\n\r\nabc");
     assert!(huge.contains(" 413 "), "{huge}");
     // A slow-loris body: half sent, then nothing.
