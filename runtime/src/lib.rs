@@ -56,6 +56,7 @@ mod context;
 mod current;
 mod error;
 mod finished;
+mod host;
 mod ids;
 mod instrument;
 mod metrics;
@@ -81,7 +82,6 @@ use std::fmt;
 use std::time::Duration;
 
 use rustracing::log::LogField;
-use rustracing::tag::Tag;
 
 pub use config::{parse_duration, Config, DEFAULT_QUEUE_SIZE};
 pub use context::{Context, ParseIdError, SpanId, TraceId};
@@ -181,13 +181,18 @@ pub fn init(config: Config) -> Result<TracerGuard, Error> {
             shutdown_timeout,
         });
     }
+    // Where spans go, if known: the `ip` process tag is the address this host reaches it from.
+    let mut toward = None;
     let sink: Box<dyn Sink> = match config.destination {
         Destination::Agent { address, protocol } => {
             match AgentSink::new(address.as_str(), protocol) {
-                Ok(sink) => Box::new(
-                    sink.max_packet_size(config.max_packet_size)
-                        .max_tag_value_length(config.max_tag_value_length),
-                ),
+                Ok(sink) => {
+                    toward = Some(sink.agent());
+                    Box::new(
+                        sink.max_packet_size(config.max_packet_size)
+                            .max_tag_value_length(config.max_tag_value_length),
+                    )
+                }
                 Err(source) => return Err(Error::Agent { address, source }),
             }
         }
@@ -195,11 +200,12 @@ pub fn init(config: Config) -> Result<TracerGuard, Error> {
             Ok(sink) => {
                 // The host is resolved on every request, so a collector that starts later or
                 // moves is found; one that does not resolve now gets a warning, not an error.
-                if let Err(e) = sink.resolve() {
-                    eprintln!(
+                match sink.resolve() {
+                    Ok(addresses) => toward = addresses.first().copied(),
+                    Err(e) => eprintln!(
                         "traced: the Jaeger collector {endpoint:?} does not resolve now ({e}); \
                          spans are sent once it does, and counted as failed until then"
-                    );
+                    ),
                 }
                 Box::new(
                     sink.auth(auth)
@@ -225,7 +231,7 @@ pub fn init(config: Config) -> Result<TracerGuard, Error> {
     };
     let process = Process {
         service_name: config.service_name,
-        tags: process_tags(config.tags),
+        tags: host::process_tags(config.tags, toward),
     };
     let tracer = tracer::install(Tracer::new(config.sampler, config.queue_size))
         .map_err(|_| Error::AlreadyInstalled)?;
@@ -237,22 +243,6 @@ pub fn init(config: Config) -> Result<TracerGuard, Error> {
         tracer: Some(tracer),
         shutdown_timeout,
     })
-}
-
-/// The tags Jaeger clients put on their process, then the configured ones.
-pub(crate) fn process_tags(configured: Vec<(String, TagValue)>) -> Vec<Tag> {
-    let mut tags = vec![Tag::new(
-        "jaeger.version",
-        concat!("Rust-traced-", env!("CARGO_PKG_VERSION")),
-    )];
-    if let Ok(name) = hostname::get() {
-        tags.push(Tag::new("hostname", name.to_string_lossy().into_owned()));
-    }
-    if let Ok(ip) = local_ip_address::local_ip() {
-        tags.push(Tag::new("ip", ip.to_string()));
-    }
-    tags.extend(configured.into_iter().map(|(k, v)| Tag::new(k, v)));
-    tags
 }
 
 /// Keeps the tracer installed; dropping it flushes the last spans and uninstalls the tracer.

@@ -105,6 +105,11 @@ impl AgentSink {
         self.limits.max_tag_value_length = bytes;
         self
     }
+
+    /// The agent's address, as resolved when the sink was made.
+    pub(crate) fn agent(&self) -> SocketAddr {
+        self.agent
+    }
 }
 
 impl AgentSink {

@@ -22,7 +22,7 @@ impl Process {
     pub fn new(service_name: impl Into<String>) -> Self {
         Process {
             service_name: service_name.into(),
-            tags: crate::process_tags(Vec::new()),
+            tags: crate::host::process_tags(Vec::new(), None),
         }
     }
 
