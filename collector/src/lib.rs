@@ -14,6 +14,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod analysis;
+mod analysis_api;
 pub mod ingest;
 pub mod json;
 pub mod model;
@@ -148,7 +150,7 @@ impl Collector {
         collector
             .tasks
             .push(tokio::spawn(serve::serve(http, ingest_app)));
-        let query_app = query::router(store, stats);
+        let query_app = query::router(store.clone(), stats).merge(analysis_api::router(store));
         collector
             .tasks
             .push(tokio::spawn(serve::serve(query, query_app)));

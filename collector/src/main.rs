@@ -6,6 +6,9 @@
 //!                  [--udp-queue DATAGRAMS] [--udp-queue-wait MS]
 //! traced-collector show <trace-id> [--query HOST:PORT] [--width N]
 //! traced-collector export <trace-id> [--query HOST:PORT] [--out FILE]
+//! traced-collector latency [--service S] [--span-kind K] [--lookback 1h] [--query HOST:PORT]
+//! traced-collector why --service S --operation O [--percentile 95] [--lookback 1h]
+//!                      [--query HOST:PORT]
 //! ```
 
 use std::io::{Read, Write};
@@ -20,13 +23,18 @@ const USAGE: &str = "usage:
                    [--query PORT] [--max-spans N] [--max-bytes N] [--udp-buffer BYTES]
                    [--udp-queue DATAGRAMS] [--udp-queue-wait MS]
   traced-collector show <trace-id> [--query HOST:PORT] [--width N]
-  traced-collector export <trace-id> [--query HOST:PORT] [--out FILE]";
+  traced-collector export <trace-id> [--query HOST:PORT] [--out FILE]
+  traced-collector latency [--service S] [--span-kind K] [--lookback 1h] [--query HOST:PORT]
+  traced-collector why --service S --operation O [--percentile 95] [--lookback 1h]
+                       [--query HOST:PORT]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("show") => show(&args[1..]),
         Some("export") => export(&args[1..]),
+        Some("latency") => latency(&args[1..]),
+        Some("why") => why(&args[1..]),
         Some("serve") => serve(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");
@@ -216,4 +224,76 @@ fn export(args: &[String]) -> Result<(), String> {
     std::fs::write(&out, text).map_err(|e| format!("{out}: {e}"))?;
     println!("{out}");
     Ok(())
+}
+
+/// `name=value&...` for a URL, percent-encoding what is not unreserved (operation names hold
+/// spaces, slashes and braces).
+fn url_query(pairs: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    pairs
+        .iter()
+        .map(|(name, value)| format!("{name}={}", encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The analysis API's text answer at `path` with these parameters, printed; `--lookback` (a
+/// duration such as `15m`, `1h`; an hour by default) turned into the API's milliseconds.
+fn print_analysis(args: &Args<'_>, path: &str, pairs: Vec<(&str, &str)>) -> Result<(), String> {
+    if let Some(extra) = args.positional.first() {
+        return Err(format!("unexpected argument {extra:?}"));
+    }
+    let lookback = args.get("lookback").unwrap_or("1h");
+    let millis = traced::parse_duration(lookback)
+        .map(|d| d.as_millis().to_string())
+        .ok_or_else(|| format!("--lookback {lookback:?} is not a duration such as 15m or 1h"))?;
+    let params = url_query(&pairs) + &format!("&lookback={millis}&format=text");
+    let query = args.get("query").unwrap_or("127.0.0.1:16686");
+    let (status, body) = get(query, &format!("{path}?{params}"))?;
+    match status {
+        200 => {
+            print!("{body}");
+            Ok(())
+        }
+        _ => Err(serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["errors"][0]["msg"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| body.trim().to_owned())),
+    }
+}
+
+fn latency(args: &[String]) -> Result<(), String> {
+    let args = options(args, &["query", "service", "span-kind", "lookback"])?;
+    let mut pairs = Vec::new();
+    if let Some(service) = args.get("service") {
+        pairs.push(("service", service));
+    }
+    if let Some(kind) = args.get("span-kind") {
+        pairs.push(("spanKind", kind));
+    }
+    print_analysis(&args, "/api/latency", pairs)
+}
+
+fn why(args: &[String]) -> Result<(), String> {
+    let args = options(
+        args,
+        &["query", "service", "operation", "percentile", "lookback"],
+    )?;
+    let (Some(service), Some(operation)) = (args.get("service"), args.get("operation")) else {
+        return Err("why needs --service and --operation".into());
+    };
+    let mut pairs = vec![("service", service), ("operation", operation)];
+    if let Some(p) = args.get("percentile") {
+        pairs.push(("percentile", p));
+    }
+    print_analysis(&args, "/api/attribution", pairs)
 }

@@ -88,7 +88,7 @@ async fn operations_with_kind(
 }
 
 /// `/api/dependencies?endTs=&lookback=` (milliseconds; now and 24 hours by default), with
-/// `service=` keeping the links to or from it.
+/// `service=` keeping the links to or from it, and each link's failed calls (`errorCount`).
 async fn dependencies(State(api): State<Api>, UrlQuery(params): UrlQuery<Params>) -> Response {
     let millis = |name: &str, default: i64| -> Result<i64, String> {
         param(&params, name).map_or(Ok(default), |v| {
@@ -103,12 +103,15 @@ async fn dependencies(State(api): State<Api>, UrlQuery(params): UrlQuery<Params>
     };
     let start = end.saturating_sub(lookback).saturating_mul(1_000);
     let service = param(&params, "service");
-    let data = api
-        .store
-        .dependencies(start, end.saturating_mul(1_000))
-        .into_iter()
-        .filter(|(parent, child, _)| service.is_none_or(|s| s == parent || s == child))
-        .map(|(parent, child, calls)| json!({"parent": parent, "child": child, "callCount": calls}))
+    // Jaeger's links, with the failed calls (`errorCount`) added for the service graph.
+    let window = crate::analysis::Window {
+        start,
+        end: end.saturating_mul(1_000),
+    };
+    let data = crate::analysis::dependencies::links(&crate::analysis::traces(&api.store, window))
+        .iter()
+        .filter(|l| service.is_none_or(|s| s == l.parent || s == l.child))
+        .map(crate::analysis::dependencies::Link::to_json)
         .collect();
     Json(json::envelope::<serde_json::Value>(data)).into_response()
 }

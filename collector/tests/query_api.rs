@@ -153,7 +153,7 @@ fn dependencies_link_services_that_call_each_other_within_the_window() {
     assert_eq!(status, 200);
     assert_eq!(
         links,
-        json!({"data": [{"parent": "api", "child": "catalog", "callCount": 2}],
+        json!({"data": [{"parent": "api", "child": "catalog", "callCount": 2, "errorCount": 0}],
                "errors": null, "limit": 0, "offset": 0, "total": 0})
     );
     let (_, earlier) = get(
