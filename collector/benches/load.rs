@@ -13,6 +13,7 @@
 //! cargo bench -p traced-collector --bench load                  # release (the bench profile)
 //! cargo bench -p traced-collector --bench load --profile dev    # debug, as `cargo run` builds it
 //! cargo bench -p traced-collector --bench load -- --udp 200000 --http 50000 --seconds 10 --runs 5
+//! cargo bench -p traced-collector --bench load -- --udp '' --http 400000   # HTTP only
 //! ```
 
 use std::io::{Read, Write};
@@ -123,7 +124,8 @@ fn pace(at: Instant) {
     }
 }
 
-/// A sender process: `--udp-sender ADDR RATE SECONDS SENDER`, prints the spans sent.
+/// A sender process: `--udp-sender ADDR RATE SECONDS SENDER`; prints the spans sent, 0 and
+/// the milliseconds it took.
 fn udp_sender(args: &[String]) {
     let target: SocketAddr = args[0].parse().expect("an address");
     let rate: f64 = args[1].parse().expect("a rate");
@@ -142,7 +144,7 @@ fn udp_sender(args: &[String]) {
             .send_to(&datagrams[i % datagrams.len()], target)
             .expect("sends");
     }
-    println!("{}", count * per);
+    println!("{} 0 {}", count * per, start.elapsed().as_millis());
 }
 
 /// A burst sender: `--udp-burst ADDR DATAGRAMS`, back to back; prints the spans sent.
@@ -159,7 +161,8 @@ fn udp_burst(args: &[String]) {
 }
 
 /// An HTTP client process: `--http-sender ADDR RATE SECONDS SENDER`, one keep-alive
-/// connection; prints the spans sent in accepted batches and the batches refused.
+/// connection; prints the spans sent in accepted batches, the batches refused and the
+/// milliseconds it took (longer than asked when the collector answers slower than the rate).
 fn http_sender(args: &[String]) {
     let target: SocketAddr = args[0].parse().expect("an address");
     let rate: f64 = args[1].parse().expect("a rate");
@@ -197,7 +200,7 @@ fn http_sender(args: &[String]) {
             refused += 1;
         }
     }
-    println!("{accepted} {refused}");
+    println!("{accepted} {refused} {}", start.elapsed().as_millis());
 }
 
 /// Reads one HTTP answer (head and `Content-Length` body) from a keep-alive connection.
@@ -260,9 +263,17 @@ fn settled(query: SocketAddr) -> Value {
     }
 }
 
-/// Runs `senders` copies of this binary with `args` (and the sender's number), and sums the
-/// numbers each prints.
-fn run_senders(mode: &str, args: &[String], senders: usize) -> Vec<u64> {
+/// What the senders did: spans sent (accepted, for HTTP), batches refused, and the longest
+/// time one took.
+struct Sent {
+    spans: u64,
+    refused: u64,
+    millis: u64,
+}
+
+/// Runs `senders` copies of this binary with `args` (and the sender's number), and adds up
+/// what each printed.
+fn run_senders(mode: &str, args: &[String], senders: usize) -> Sent {
     let exe = std::env::current_exe().expect("this binary");
     let children: Vec<_> = (0..senders)
         .map(|i| {
@@ -275,22 +286,26 @@ fn run_senders(mode: &str, args: &[String], senders: usize) -> Vec<u64> {
                 .expect("a sender starts")
         })
         .collect();
-    let mut sums = Vec::new();
+    let mut sent = Sent {
+        spans: 0,
+        refused: 0,
+        millis: 0,
+    };
     for child in children {
         let out = child.wait_with_output().expect("a sender ends");
         assert!(out.status.success(), "a sender failed");
-        for (i, v) in String::from_utf8_lossy(&out.stdout)
+        let numbers: Vec<u64> = String::from_utf8_lossy(&out.stdout)
             .split_whitespace()
-            .enumerate()
-        {
-            let v: u64 = v.parse().expect("a number");
-            if sums.len() <= i {
-                sums.push(0);
-            }
-            sums[i] += v;
-        }
+            .map(|v| v.parse().expect("a number"))
+            .collect();
+        let [spans, refused, millis] = numbers[..] else {
+            panic!("a sender printed {numbers:?}");
+        };
+        sent.spans += spans;
+        sent.refused += refused;
+        sent.millis = sent.millis.max(millis);
     }
-    sums
+    sent
 }
 
 fn collector() -> (tokio::runtime::Runtime, Collector) {
@@ -303,6 +318,8 @@ fn collector() -> (tokio::runtime::Runtime, Collector) {
 }
 
 struct Row {
+    /// Spans per second the senders achieved.
+    achieved: u64,
     sent: u64,
     received: u64,
     kernel_drops: u64,
@@ -328,7 +345,8 @@ fn report(what: &str, offered: &str, rows: &[Row]) {
         })
         .collect();
     println!(
-        "{what:5} {offered:>22}  lost median {:>8}  max {:>8}  kernel drops {:?}  queue drops {:?}  refused {:?}  received {}",
+        "{what:5} {offered:>22}  achieved median {:>7}/s  lost median {:>8}  max {:>8}  kernel drops {:?}  queue drops {:?}  refused {:?}  received {}",
+        median(rows.iter().map(|r| r.achieved).collect()),
         median(lost.clone()),
         lost.iter().max().copied().unwrap_or(0),
         rows.iter().map(|r| r.kernel_drops).collect::<Vec<_>>(),
@@ -345,10 +363,11 @@ fn udp_run(rate: u64, seconds: f64, senders: usize) -> Row {
         (rate as f64 / senders as f64).to_string(),
         seconds.to_string(),
     ];
-    let sent = run_senders("--udp-sender", &args, senders)[0];
+    let sent = run_senders("--udp-sender", &args, senders);
     let s = settled(collector.query_addr());
     Row {
-        sent,
+        achieved: sent.spans * 1_000 / sent.millis.max(1),
+        sent: sent.spans,
         received: n(&s, "spans_received"),
         kernel_drops: n(&s, "udp_kernel_drops"),
         queue_drops: n(&s, "udp_queue_drops"),
@@ -374,6 +393,7 @@ fn burst_run(datagrams: usize) -> Row {
         .expect("a number");
     let s = settled(collector.query_addr());
     Row {
+        achieved: 0,
         sent,
         received: n(&s, "spans_received"),
         kernel_drops: n(&s, "udp_kernel_drops"),
@@ -389,14 +409,16 @@ fn http_run(rate: u64, seconds: f64, clients: usize) -> Row {
         (rate as f64 / clients as f64).to_string(),
         seconds.to_string(),
     ];
-    let sums = run_senders("--http-sender", &args, clients);
+    let sent = run_senders("--http-sender", &args, clients);
     let s = settled(collector.query_addr());
+    let spans = sent.spans + sent.refused * HTTP_BATCH as u64;
     Row {
-        sent: sums[0] + sums[1] * HTTP_BATCH as u64,
+        achieved: spans * 1_000 / sent.millis.max(1),
+        sent: spans,
         received: n(&s, "spans_received"),
         kernel_drops: 0,
         queue_drops: 0,
-        refused: sums[1],
+        refused: sent.refused,
     }
 }
 
@@ -409,7 +431,13 @@ fn option(args: &[String], name: &str) -> Option<String> {
 fn rates(args: &[String], name: &str, default: &[u64]) -> Vec<u64> {
     option(args, name).map_or_else(
         || default.to_vec(),
-        |v| v.split(',').map(|r| r.parse().expect("a rate")).collect(),
+        // `--udp ''` leaves that half out.
+        |v| {
+            v.split(',')
+                .filter(|r| !r.is_empty())
+                .map(|r| r.parse().expect("a rate"))
+                .collect()
+        },
     )
 }
 
@@ -454,8 +482,10 @@ fn main() {
         spans_per_datagram(),
         datagram(i64::MIN, spans_per_datagram()).len() / spans_per_datagram(),
     );
-    let rows: Vec<Row> = (0..runs).map(|_| burst_run(225)).collect();
-    report("burst", "225 datagrams at once", &rows);
+    if option(&args, "--udp").is_none_or(|v| !v.is_empty()) {
+        let rows: Vec<Row> = (0..runs).map(|_| burst_run(225)).collect();
+        report("burst", "225 datagrams at once", &rows);
+    }
     for rate in udp_rates {
         let rows: Vec<Row> = (0..runs).map(|_| udp_run(rate, seconds, senders)).collect();
         report("udp", &format!("{rate} spans/s"), &rows);
