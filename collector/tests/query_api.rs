@@ -151,9 +151,10 @@ fn dependencies_link_services_that_call_each_other_within_the_window() {
         &format!("/api/dependencies?endTs={}&lookback=60000", now_ms + 1_000),
     );
     assert_eq!(status, 200);
+    // Span 2 is tagged error (the shared span's even ids are): one failed call.
     assert_eq!(
         links,
-        json!({"data": [{"parent": "api", "child": "catalog", "callCount": 2, "errorCount": 0}],
+        json!({"data": [{"parent": "api", "child": "catalog", "callCount": 2, "errorCount": 1}],
                "errors": null, "limit": 0, "offset": 0, "total": 0})
     );
     let (_, earlier) = get(
