@@ -1,6 +1,6 @@
 //! HTTP integrations (feature `http`): a tower [`TraceLayer`] for servers (axum, hyper, tonic)
 //! and a tower [`ClientLayer`] for outgoing requests (with feature `reqwest`, also
-//! [`TracingMiddleware`] for `reqwest-middleware`). Together they carry one trace across
+//! `TracingMiddleware` for `reqwest-middleware`). Together they carry one trace across
 //! services, as Go's `nethttp.Middleware` and a tracing `RoundTripper` do.
 //!
 //! ```

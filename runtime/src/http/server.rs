@@ -8,6 +8,7 @@ use std::task::{Context as TaskContext, Poll};
 use http::{HeaderName, HeaderValue, Method, Request, Response, Uri};
 
 use super::{sanitize_url, ResponseFuture};
+#[cfg(feature = "axum")]
 use crate::context::Context;
 use crate::propagation::Propagator;
 use crate::span::{Callsite, SpanGuard};
@@ -70,6 +71,8 @@ struct Settings {
 /// `http.method`, `http.url` (no credentials; no query unless asked), `http.status_code`,
 /// `peer.address`, and `error = true` on a 5xx or a failed handler. The trace id goes back in a
 /// response header (`trace-id` by default), so a caller can find the trace of its request.
+///
+/// [`Context`]: crate::Context
 #[derive(Clone)]
 pub struct TraceLayer {
     settings: Arc<Settings>,
