@@ -11,8 +11,16 @@ use crate::tag::{IntoTagValue, TagValue};
 
 /// Where spans are sent.
 pub(crate) enum Destination {
-    Agent { address: String, protocol: Protocol },
-    Collector { endpoint: String, auth: Auth },
+    Agent {
+        address: String,
+        protocol: Protocol,
+    },
+    Collector {
+        endpoint: String,
+        auth: Auth,
+    },
+    #[cfg(feature = "otlp")]
+    Otlp(crate::report::OtlpSink),
     Sink(Box<dyn Sink>),
 }
 
@@ -228,6 +236,23 @@ impl Config {
         self
     }
 
+    /// Reports to an OpenTelemetry backend over OTLP/HTTP (feature `otlp`).
+    ///
+    /// ```
+    /// use traced::report::{Compression, OtlpSink};
+    ///
+    /// let sink = OtlpSink::new("http://localhost:4318/v1/traces")?.compression(Compression::Gzip);
+    /// let config = traced::Config::new("gallery").otlp(sink);
+    /// # let _ = config;
+    /// # Ok::<(), traced::report::SinkError>(())
+    /// ```
+    #[cfg(feature = "otlp")]
+    #[must_use]
+    pub fn otlp(mut self, sink: crate::report::OtlpSink) -> Self {
+        self.destination = Destination::Otlp(sink);
+        self
+    }
+
     /// Also writes each finished span as a line on standard output (Jaeger's
     /// `JAEGER_REPORTER_LOG_SPANS`).
     #[must_use]
@@ -357,6 +382,8 @@ impl fmt::Debug for Config {
         let destination = match &self.destination {
             Destination::Agent { address, protocol } => format!("agent {address} ({protocol:?})"),
             Destination::Collector { endpoint, auth } => format!("collector {endpoint} ({auth:?})"),
+            #[cfg(feature = "otlp")]
+            Destination::Otlp(sink) => format!("otlp {}", sink.url()),
             Destination::Sink(_) => "custom sink".to_owned(),
         };
         f.debug_struct("Config")

@@ -2,12 +2,11 @@
 //! (`application/x-thrift`), as Jaeger clients send to port 14268, with basic or bearer
 //! authentication, timeouts, and bounded retries with backoff.
 //!
-//! The HTTP client is a small HTTP/1.1 one over `std::net`: the reporter thread is synchronous,
-//! sends one request at a time, and needs nothing more (plain `http://`; put a TLS-terminating
-//! proxy or an agent in front of an `https://` collector).
+//! The HTTP client is the small HTTP/1.1 one over `std::net` the HTTP sinks share
+//! ([`super::post`]).
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use thrift_codec::data::Struct;
@@ -15,6 +14,7 @@ use thrift_codec::BinaryEncode;
 
 use super::agent::Protocol;
 use super::encode::{self, Envelope};
+use super::post;
 use super::sink::{Batch, Sent, Sink, SinkError};
 use super::thrift::{self, Limits};
 
@@ -104,7 +104,7 @@ impl Endpoint {
         })
     }
 
-    fn host_header(&self) -> String {
+    pub(crate) fn host_header(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
@@ -185,82 +185,24 @@ impl CollectorSink {
 
     /// Resolves the endpoint's host now.
     pub(crate) fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
-        let addresses: Vec<SocketAddr> = (self.endpoint.host.as_str(), self.endpoint.port)
-            .to_socket_addrs()?
-            .collect();
-        if addresses.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                "the host resolved to nothing",
-            ));
-        }
-        Ok(addresses)
+        post::resolve(&self.endpoint)
     }
 
     /// One attempt: the status code, or why there was none.
     fn post(&self, body: &[u8]) -> io::Result<u16> {
-        let addresses = self.resolve()?;
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "the host resolved to nothing");
-        let mut stream = None;
-        for address in addresses {
-            match TcpStream::connect_timeout(&address, self.timeout) {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
+        let authorization = match &self.auth {
+            Auth::None => None,
+            Auth::Basic { user, password } => Some(format!(
+                "Basic {}",
+                base64(format!("{user}:{password}").as_bytes())
+            )),
+            Auth::Bearer(token) => Some(format!("Bearer {token}")),
+        };
+        let mut headers = vec![("Content-Type", "application/x-thrift")];
+        if let Some(value) = &authorization {
+            headers.push(("Authorization", value));
         }
-        let mut stream = stream.ok_or(last)?;
-        stream.set_write_timeout(Some(self.timeout))?;
-        stream.set_read_timeout(Some(self.timeout))?;
-        stream.set_nodelay(true)?;
-        let mut head = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-thrift\r\n\
-             Content-Length: {}\r\nConnection: close\r\nUser-Agent: traced/{}\r\n",
-            self.endpoint.path,
-            self.endpoint.host_header(),
-            body.len(),
-            env!("CARGO_PKG_VERSION"),
-        );
-        match &self.auth {
-            Auth::None => {}
-            Auth::Basic { user, password } => {
-                head.push_str("Authorization: Basic ");
-                head.push_str(&base64(format!("{user}:{password}").as_bytes()));
-                head.push_str("\r\n");
-            }
-            Auth::Bearer(token) => {
-                head.push_str("Authorization: Bearer ");
-                head.push_str(token);
-                head.push_str("\r\n");
-            }
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body)?;
-        stream.flush()?;
-        // The status line is all that matters; the rest of the answer is read (bounded) so the
-        // collector is not cut off mid-write, then the connection closes.
-        let mut reader = BufReader::new(stream.take(64 * 1024));
-        let mut status = String::new();
-        reader.read_line(&mut status)?;
-        let code = status
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse::<u16>().ok())
-            .filter(|_| status.starts_with("HTTP/"))
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "not an HTTP answer: {:?}",
-                        status.chars().take(64).collect::<String>()
-                    ),
-                )
-            })?;
-        let _ = io::copy(&mut reader, &mut io::sink());
-        Ok(code)
+        post::post(&self.endpoint, self.timeout, &headers, body).map(|answer| answer.status)
     }
 }
 

@@ -6,6 +6,9 @@ pub(crate) mod agent;
 mod collector;
 mod console;
 mod encode;
+#[cfg(feature = "otlp")]
+mod otlp;
+mod post;
 mod sink;
 mod tee;
 mod thread;
@@ -14,6 +17,8 @@ pub(crate) mod thrift;
 pub use agent::{AgentSink, Protocol};
 pub use collector::{Auth, CollectorSink};
 pub use console::ConsoleSink;
+#[cfg(feature = "otlp")]
+pub use otlp::{Compression, OtlpProtocol, OtlpSink};
 pub use sink::{Batch, Process, Sent, Sink, SinkError};
 pub use thrift::DEFAULT_MAX_TAG_VALUE_LENGTH;
 

@@ -1,0 +1,189 @@
+//! The small HTTP/1.1 client the HTTP sinks share (the Jaeger collector's and OTLP's): one
+//! `POST` at a time over `std::net`, from the reporter thread, bounded in time and in what it
+//! reads back.
+//!
+//! The reporter thread is synchronous and sends one request at a time, so it needs nothing more
+//! (plain `http://`; put a TLS-terminating proxy or an agent in front of an `https://` backend).
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use super::collector::Endpoint;
+
+/// Most bytes of an answer read (status line, headers and body together).
+const MAX_ANSWER: u64 = 64 * 1024;
+
+/// What the backend answered.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    /// `Retry-After` in seconds, when the answer carries one.
+    pub(crate) retry_after: Option<Duration>,
+    /// The body, as far as it was read (bounded).
+    pub(crate) body: Vec<u8>,
+}
+
+/// Resolves the endpoint's host now.
+pub(crate) fn resolve(endpoint: &Endpoint) -> io::Result<Vec<SocketAddr>> {
+    let addresses: Vec<SocketAddr> = (endpoint.host.as_str(), endpoint.port)
+        .to_socket_addrs()?
+        .collect();
+    if addresses.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "the host resolved to nothing",
+        ));
+    }
+    Ok(addresses)
+}
+
+/// One `POST` of `body` to `endpoint` with the given headers (besides `Host`,
+/// `Content-Length`, `Connection` and `User-Agent`), each step bounded by `timeout`: the
+/// answer, or why there was none.
+pub(crate) fn post(
+    endpoint: &Endpoint,
+    timeout: Duration,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<Answer> {
+    let addresses = resolve(endpoint)?;
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host resolved to nothing");
+    let mut stream = None;
+    for address in addresses {
+        match TcpStream::connect_timeout(&address, timeout) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let mut stream = stream.ok_or(last)?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_nodelay(true)?;
+    let mut head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\
+         User-Agent: traced/{}\r\n",
+        endpoint.path,
+        endpoint.host_header(),
+        body.len(),
+        env!("CARGO_PKG_VERSION"),
+    );
+    for (name, value) in headers {
+        head.push_str(name);
+        head.push_str(": ");
+        head.push_str(value);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    stream.flush()?;
+    read_answer(BufReader::new(stream.take(MAX_ANSWER)))
+}
+
+/// Reads the status line, the headers that matter and the body (by `Content-Length`, chunked,
+/// or up to the close); the rest is read and dropped so the backend is not cut off mid-write.
+fn read_answer(mut reader: impl BufRead) -> io::Result<Answer> {
+    let mut status = String::new();
+    reader.read_line(&mut status)?;
+    let code = status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+        .filter(|_| status.starts_with("HTTP/"))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "not an HTTP answer: {:?}",
+                    status.chars().take(64).collect::<String>()
+                ),
+            )
+        })?;
+    let (mut length, mut chunked, mut retry_after) = (None, false, None);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => length = value.parse::<u64>().ok(),
+            "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
+            // Seconds; an HTTP date is left to the sink's own backoff.
+            "retry-after" => retry_after = value.parse::<u64>().ok().map(Duration::from_secs),
+            _ => {}
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            if reader.read_line(&mut size)? == 0 {
+                break;
+            }
+            let size = size.trim().split(';').next().unwrap_or_default();
+            let size = u64::from_str_radix(size, 16)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a bad chunk size"))?;
+            if size == 0 {
+                break;
+            }
+            (&mut reader).take(size).read_to_end(&mut body)?;
+            let mut end = String::new();
+            reader.read_line(&mut end)?;
+        }
+    } else if let Some(length) = length {
+        (&mut reader).take(length).read_to_end(&mut body)?;
+    } else {
+        reader.read_to_end(&mut body)?;
+    }
+    let _ = io::copy(&mut reader, &mut io::sink());
+    Ok(Answer {
+        status: code,
+        retry_after,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_by_length_chunked_or_to_the_close() {
+        let by_length = read_answer(
+            &b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\ncontent-length: 3\r\n\r\nabcdef"
+                [..],
+        )
+        .unwrap();
+        assert_eq!(by_length.status, 429);
+        assert_eq!(by_length.retry_after, Some(Duration::from_secs(7)));
+        assert_eq!(by_length.body, b"abc");
+        let chunked = read_answer(
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"[..],
+        )
+        .unwrap();
+        assert_eq!(
+            (chunked.status, chunked.body.as_slice()),
+            (200, &b"abcde"[..])
+        );
+        let closed = read_answer(&b"HTTP/1.0 200 OK\r\n\r\nall of it"[..]).unwrap();
+        assert_eq!(closed.body, b"all of it");
+        assert_eq!(closed.retry_after, None);
+        let date = read_answer(
+            &b"HTTP/1.1 503 x\r\nRetry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n\r\n"[..],
+        )
+        .unwrap();
+        assert_eq!(date.retry_after, None);
+        assert!(read_answer(&b"SSH-2.0-OpenSSH\r\n"[..])
+            .unwrap_err()
+            .to_string()
+            .contains("not an HTTP answer"));
+    }
+}
