@@ -3,106 +3,15 @@
 //! traces of known shapes put into a running collector's store.
 
 mod agent;
+mod analysis_traces;
 
 use std::process::Command;
-use std::sync::Arc;
 
 use agent::{get, raw, start};
+use analysis_traces::{base, span, thumbnails};
 use serde_json::{Value, json};
 use traced::TraceId;
 use traced_collector::Config;
-use traced_collector::model::{KeyValue, Process, Span, Value as TagValue};
-
-/// Ten minutes ago, in µs since the epoch: inside every default window.
-fn base() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_micros() as i64;
-    now - 600_000_000
-}
-
-#[allow(clippy::too_many_arguments)]
-fn span(
-    trace: u64,
-    id: u64,
-    parent: u64,
-    service: &str,
-    operation: &str,
-    start: i64,
-    duration: i64,
-    error: bool,
-) -> Span {
-    Span {
-        trace_id: TraceId::new(0x16, trace),
-        span_id: id,
-        parent_span_id: parent,
-        operation_name: operation.into(),
-        references: Vec::new(),
-        flags: 1,
-        start_time: start,
-        duration,
-        tags: if error {
-            vec![KeyValue {
-                key: "error".into(),
-                value: TagValue::Bool(true),
-            }]
-        } else {
-            Vec::new()
-        },
-        logs: Vec::new(),
-        process: Arc::new(Process {
-            service_name: service.into(),
-            tags: Vec::new(),
-        }),
-    }
-}
-
-/// Ten thumbnail requests, 1 ms apart from `base`: nine read the image (50 ms) in 60 ms, one
-/// also makes the thumbnail (640 ms) and takes 700 ms; the tenth read fails.
-fn thumbnails(base: i64) -> Vec<Span> {
-    (0..10u64)
-        .flat_map(|i| {
-            let t = base + i as i64 * 1_000_000;
-            let slow = i == 0;
-            let mut trace = vec![
-                span(
-                    i,
-                    1,
-                    0,
-                    "gallery-api",
-                    "GET /thumbnail",
-                    t,
-                    if slow { 700_000 } else { 60_000 },
-                    false,
-                ),
-                span(
-                    i,
-                    2,
-                    1,
-                    "gallery-store",
-                    "read_blob",
-                    t + 5_000,
-                    50_000,
-                    i == 9,
-                ),
-            ];
-            if slow {
-                trace.push(span(
-                    i,
-                    3,
-                    1,
-                    "gallery-store",
-                    "make_thumbnail",
-                    t + 55_000,
-                    640_000,
-                    false,
-                ));
-            }
-            trace
-        })
-        .collect()
-}
 
 fn get_text(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -196,9 +105,9 @@ fn latency_per_operation_is_served_as_json_and_as_the_terminal_table() {
         lines,
         [
             "service operation             requests     req/s  errors   err %        p50        p95        p99",
-            "gallery-api GET /thumbnail          10      0.08       0    0.0%    60.00ms   700.00ms   700.00ms",
-            "gallery-store make_thumbnail         1      0.01       0    0.0%   640.00ms   640.00ms   640.00ms",
-            "gallery-store read_blob             10      0.08       1   10.0%    50.00ms    50.00ms    50.00ms",
+            "gallery-api GET /thumbnail          10     0.083       0    0.0%    60.00ms   700.00ms   700.00ms",
+            "gallery-store make_thumbnail         1     0.008       0    0.0%   640.00ms   640.00ms   640.00ms",
+            "gallery-store read_blob             10     0.083       1   10.0%    50.00ms    50.00ms    50.00ms",
         ]
     );
     let (status, bad) = get(collector.query_addr(), "/api/latency?lookback=an-hour");
@@ -264,7 +173,7 @@ fn attribution_names_the_span_that_makes_the_slow_tail_slow() {
     assert_eq!(status, 200);
     assert_eq!(
         text,
-        "gallery-api GET /thumbnail: 1 slow requests (>= p95 = 700.00ms, mean 700.00ms) against 9 \
+        "gallery-api GET /thumbnail: 1 slow request (>= p95 = 700.00ms, mean 700.00ms) against 9 \
          typical (<= p50 = 60.00ms, mean 60.00ms): 640.00ms between typical and slow\n  \
          make_thumbnail (gallery-store): 640.00ms of the 640.00ms between typical and slow, in 100% \
          of slow traces and 0% of typical ones\n"

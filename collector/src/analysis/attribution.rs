@@ -308,11 +308,16 @@ impl Attribution {
     pub fn render(&self) -> String {
         let us = |t: f64| format_micros(t.round() as i64);
         let mut out = format!(
-            "{} {}: {} slow requests (>= p{} = {}, mean {}) against {} typical (<= p50 = {}, \
+            "{} {}: {} slow {} (>= p{} = {}, mean {}) against {} typical (<= p50 = {}, \
              mean {}): {} between typical and slow\n",
             self.service,
             self.operation,
             self.slow.requests,
+            if self.slow.requests == 1 {
+                "request"
+            } else {
+                "requests"
+            },
             self.percentile,
             format_micros(self.slow.bound),
             us(self.slow.mean),

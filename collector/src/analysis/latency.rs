@@ -124,10 +124,15 @@ pub fn render(stats: &[OperationStats], window: Window) -> String {
     for s in stats {
         let _ = writeln!(
             out,
-            "{:<width$}  {:>8} {:>9.2} {:>7} {:>6.1}% {:>10} {:>10} {:>10}",
+            "{:<width$}  {:>8} {:>9} {:>7} {:>6.1}% {:>10} {:>10} {:>10}",
             name(s),
             s.requests,
-            s.rate,
+            // A few requests over an hour are a rate well below one a second: keep a digit of it.
+            if s.rate < 1.0 {
+                format!("{:.3}", s.rate)
+            } else {
+                format!("{:.2}", s.rate)
+            },
             s.errors,
             s.error_rate * 100.0,
             format_micros(s.p50),
