@@ -4,14 +4,16 @@
 //! gallery [demo] [--requests N] [--slow]    the whole app, traced, and where its time goes
 //! gallery api --port P [--bind IP] --catalog URL --store URL
 //! gallery catalog --port P [--bind IP] [--data DIR] [--mongodb-database NAME]
-//! gallery store --port P [--bind IP] [--data DIR] [--slow]
+//! gallery store --port P [--bind IP] [--data DIR] [--slow] [--s3-bucket B [--s3-endpoint URL]]
 //! ```
 //!
 //! Services bind 127.0.0.1 unless `--bind` says otherwise (`0.0.0.0` in a container). Every
 //! option may come from the environment instead (`GALLERY_PORT`, `GALLERY_DATA`, `GALLERY_BIND`,
 //! `GALLERY_CATALOG`, `GALLERY_STORE`, `GALLERY_SLOW`, `GALLERY_REQUESTS`,
 //! `GALLERY_MONGODB_DATABASE`). The catalog keeps its records in MongoDB when `MONGODB_URI` is
-//! set (database `gallery` unless `--mongodb-database` says otherwise). Each service reports with the `JAEGER_*` variables (service name `gallery-api`,
+//! set (database `gallery` unless `--mongodb-database` says otherwise); the store keeps images in
+//! an S3 bucket when `--s3-bucket` names one (feature `s3`; region and credentials from the
+//! usual `AWS_*` variables). Each service reports with the `JAEGER_*` variables (service name `gallery-api`,
 //! `gallery-catalog`, `gallery-store` unless `JAEGER_SERVICE_NAME` says otherwise).
 
 mod demo;
@@ -27,7 +29,7 @@ const USAGE: &str = "usage:
   gallery [demo] [--requests N] [--slow]
   gallery api --port P [--bind IP] --catalog URL --store URL
   gallery catalog --port P [--bind IP] [--data DIR] [--mongodb-database NAME]
-  gallery store --port P [--bind IP] [--data DIR] [--slow]";
+  gallery store --port P [--bind IP] [--data DIR] [--slow] [--s3-bucket B [--s3-endpoint URL]]";
 
 /// The database the catalog uses on MongoDB unless `--mongodb-database` names another.
 pub(crate) const DEFAULT_MONGODB_DATABASE: &str = "gallery";
@@ -114,8 +116,12 @@ fn main() -> ExitCode {
             .and_then(|o| service("gallery-api", &o, api)),
         "catalog" => Options::parse(rest, &["port", "bind", "data", "mongodb-database"], &[])
             .and_then(|o| service("gallery-catalog", &o, catalog)),
-        _ => Options::parse(rest, &["port", "bind", "data"], &["slow"])
-            .and_then(|o| service("gallery-store", &o, store)),
+        _ => Options::parse(
+            rest,
+            &["port", "bind", "data", "s3-bucket", "s3-endpoint"],
+            &["slow"],
+        )
+        .and_then(|o| service("gallery-store", &o, store)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -192,7 +198,31 @@ fn catalog(options: &Options, runtime: &tokio::runtime::Runtime) -> Result<Route
     })
 }
 
-fn store(options: &Options, _: &tokio::runtime::Runtime) -> Result<Routes, String> {
+/// The store's bytes: in the S3 bucket `--s3-bucket` names (and the `s3` feature built), else
+/// in the data directory.
+fn store(options: &Options, runtime: &tokio::runtime::Runtime) -> Result<Routes, String> {
+    // Only the S3 backend needs the runtime to connect.
+    #[cfg(not(feature = "s3"))]
+    let _ = runtime;
+    if let Some(bucket) = options.get("s3-bucket") {
+        #[cfg(feature = "s3")]
+        {
+            let config = gallery::s3::S3Config {
+                bucket: bucket.to_owned(),
+                endpoint: options.get("s3-endpoint").map(str::to_owned),
+                ..Default::default()
+            };
+            let blobs = runtime
+                .block_on(gallery::s3::S3Store::connect(config))
+                .map_err(|e| format!("the S3 bucket {bucket:?}: {e}"))?;
+            return Ok(gallery::blobs::router_over(Arc::new(blobs), options.flag("slow")).into());
+        }
+        #[cfg(not(feature = "s3"))]
+        return Err(format!(
+            "--s3-bucket {bucket:?} is given, but this gallery was built without the s3 feature \
+             (cargo run -p gallery --features s3)"
+        ));
+    }
     let dir = data_dir(options, "blobs");
     gallery::blobs::router(dir.clone(), options.flag("slow"))
         .map(Routes::from)

@@ -207,7 +207,7 @@ mod tests {
     use traced::testing::Capture;
 
     use super::*;
-    use crate::test_mongodb::{database_names, mongodb, unique_database};
+    use crate::support::mongodb::{database_names, mongodb, unique_database};
 
     /// The contract, against the MongoDB of `MONGODB_URI` or a SecantusDB started for it, in a
     /// database of its own that it drops; every call a span with the Mongo tags. It holds the

@@ -56,4 +56,22 @@ fn bad_flags_and_variables_are_named_with_their_values() {
     let (code, err) = gallery(&["catalog", "--port", "0"], &[("MONGODB_URI", "not a uri")]);
     assert_eq!(code, 2);
     assert!(err.contains("MONGODB_URI"), "{err}");
+
+    // A bucket where no S3 answers (with the `s3` feature), or a gallery built without it.
+    let (code, err) = gallery(
+        &["store", "--port", "0", "--s3-bucket", "images"],
+        &[
+            ("GALLERY_S3_ENDPOINT", "http://127.0.0.1:1"),
+            ("AWS_ACCESS_KEY_ID", "id"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    );
+    assert_eq!(code, 2);
+    let expected = if cfg!(feature = "s3") {
+        "the S3 bucket \"images\": "
+    } else {
+        "--s3-bucket \"images\" is given, but this gallery was built without the s3 feature"
+    };
+    assert!(err.contains(expected), "{err}");
 }

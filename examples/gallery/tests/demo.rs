@@ -8,6 +8,7 @@ use std::process::Command;
 #[cfg(feature = "mongodb")]
 mod support {
     pub mod mongodb;
+    pub mod python;
 }
 
 /// The demo on its embedded SQLite, whatever the environment says.

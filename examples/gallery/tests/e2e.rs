@@ -14,6 +14,7 @@ use traced_collector::Collector;
 #[cfg(feature = "mongodb")]
 mod support {
     pub mod mongodb;
+    pub mod python;
 }
 
 async fn query(collector: &Collector, operation: &str) -> Vec<Value> {

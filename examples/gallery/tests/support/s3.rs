@@ -1,0 +1,52 @@
+//! An S3-compatible server for the S3 store's tests: moto in server mode (from PyPI, pinned in
+//! `moto-requirements.txt`), started on a free loopback port for as long as the test holds it,
+//! with a bucket of the test's own.
+
+use gallery::s3::S3Config;
+
+use super::python::{Server, unique_name, venv};
+
+/// moto, serving S3 on loopback; stopped when dropped.
+pub struct Moto {
+    /// Its URL.
+    pub endpoint: String,
+    _server: Server,
+}
+
+/// Starts moto.
+pub fn moto() -> Moto {
+    let moto_server = venv("moto-venv", "moto-requirements.txt").join("moto_server");
+    let (server, port) = Server::start(
+        "moto",
+        &moto_server,
+        |_| vec!["-H".into(), "127.0.0.1".into(), "-p".into(), "0".into()],
+        // Werkzeug says where it listens: ` * Running on http://127.0.0.1:PORT`.
+        "Running on http://127.0.0.1:",
+    );
+    Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _server: server,
+    }
+}
+
+impl Moto {
+    /// A new bucket of the caller's own, and the store's configuration for it (moto takes any
+    /// credentials).
+    pub async fn bucket(&self, label: &str) -> S3Config {
+        // Bucket names are lowercase letters, digits and hyphens.
+        let bucket = unique_name(&format!("gallery-{label}")).replace('_', "-");
+        // moto checks no signature: an unsigned CreateBucket does.
+        let created = reqwest::Client::new()
+            .put(format!("{}/{bucket}", self.endpoint))
+            .send()
+            .await
+            .expect("moto answers");
+        assert!(created.status().is_success(), "{created:?}");
+        S3Config {
+            bucket,
+            endpoint: Some(self.endpoint.clone()),
+            region: Some("us-east-1".into()),
+            credentials: Some(("testing".into(), "testing".into())),
+        }
+    }
+}
