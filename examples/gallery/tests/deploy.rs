@@ -2,12 +2,26 @@
 //! checks that it agrees with the code: each service runs a subcommand the binary has, listens
 //! where its Service sends traffic, finds the other services where they are, and reports to a
 //! Jaeger agent Service that exists, on the port and protocol the agent listens on, under the
-//! service name the code would use.
+//! service name the code would use; and names the pod, namespace and node it runs on: the
+//! downward API's variables, which the real binary, run with the container's environment,
+//! reports as the process tags `k8s.pod.name`, `k8s.namespace.name` and `k8s.node.name`.
 
 use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
+use serde_json::Value;
+use traced_collector::Collector;
 use yaml_rust2::{Yaml, YamlLoader};
+
+/// The process tags each service's spans carry, and the pod field the downward API gives each.
+const POD_TAGS: [(&str, &str); 3] = [
+    ("k8s.pod.name", "metadata.name"),
+    ("k8s.namespace.name", "metadata.namespace"),
+    ("k8s.node.name", "spec.nodeName"),
+];
 
 fn documents(file: &str) -> Vec<Yaml> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -109,12 +123,7 @@ fn manifests_agree_with_the_code() {
             "{name}'s Service sends to {port}"
         );
 
-        let env: HashMap<String, String> = container["env"]
-            .as_vec()
-            .unwrap()
-            .iter()
-            .map(|e| (str_of(&e["name"]), str_of(&e["value"])))
-            .collect();
+        let (env, downward) = environment(container);
         assert_eq!(
             env["JAEGER_SERVICE_NAME"], name,
             "the name the code defaults to"
@@ -130,9 +139,40 @@ fn manifests_agree_with_the_code() {
             Some("UDP"),
             "{name}: the agent takes thrift compact over UDP on {agent_port}"
         );
-        // The variables the code reads accept these values.
-        let config = traced_config(&env);
-        assert!(config.is_ok(), "{name}: {config:?}");
+        // The pod's identity: each field from the downward API, named in JAEGER_TAGS.
+        let mut pod = HashMap::new();
+        for (tag, field) in POD_TAGS {
+            let variable = downward
+                .iter()
+                .find(|(_, path)| *path == field)
+                .map(|(variable, _)| variable)
+                .unwrap_or_else(|| panic!("{name}: {field} from the downward API"));
+            assert!(
+                env["JAEGER_TAGS"]
+                    .split(',')
+                    .any(|t| t == format!("{tag}=${{{variable}}}")),
+                "{name}: JAEGER_TAGS names {variable} as {tag}: {}",
+                env["JAEGER_TAGS"]
+            );
+            // What Kubernetes would set it to.
+            let value = match field {
+                "metadata.name" => format!("{name}-5d8f7c9b6-x2k9p"),
+                "metadata.namespace" => "gallery".to_owned(),
+                _ => "node-7".to_owned(),
+            };
+            pod.insert(variable.clone(), value);
+        }
+        // The variables the code reads accept these values, and its spans carry the pod's.
+        let tags =
+            reported_process_tags(&name, &env, &pod).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (tag, field) in POD_TAGS {
+            let variable = &downward.iter().find(|(_, p)| *p == field).unwrap().0;
+            assert_eq!(
+                tags.get(tag),
+                Some(&pod[variable]),
+                "{name}: the process tag {tag} in {tags:?}"
+            );
+        }
 
         if subcommand == "api" {
             for (flag_name, target) in [
@@ -157,25 +197,101 @@ fn manifests_agree_with_the_code() {
     assert!(all["jaeger-query"].contains_key(&16686));
 }
 
-/// Reads `env` as `traced::Config::from_env` would.
-fn traced_config(env: &HashMap<String, String>) -> Result<(), String> {
-    // The variables are checked in a child process, so this test's environment stays as it is:
-    // a catalog started with them, and stopped at once (its stdin is empty).
+/// A container's environment: its plain values, and the variables the downward API fills
+/// (variable -> the pod field).
+fn environment(container: &Yaml) -> (HashMap<String, String>, Vec<(String, String)>) {
+    let mut values = HashMap::new();
+    let mut downward = Vec::new();
+    for e in container["env"].as_vec().unwrap() {
+        let name = str_of(&e["name"]);
+        match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+            Some(field) => downward.push((name, field.to_owned())),
+            None => {
+                values.insert(name, str_of(&e["value"]));
+            }
+        }
+    }
+    (values, downward)
+}
+
+/// Runs the gallery binary with a container's environment `env` and the downward API's
+/// variables `pod`, as `traced::Config::from_env` reads them, reporting to a collector of this
+/// test's (every trace sampled); sends it one request and returns the process tags its spans
+/// arrived with, or the service's error. Run in a child process, so this test's environment
+/// stays as it is.
+fn reported_process_tags(
+    name: &str,
+    env: &HashMap<String, String>,
+    pod: &HashMap<String, String>,
+) -> Result<HashMap<String, String>, String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let collector = runtime
+        .block_on(Collector::start(traced_collector::Config::ephemeral()))
+        .unwrap();
+    let agent = collector.udp_compact_addr();
     let data = std::env::temp_dir().join(format!("gallery-deploy-{}", std::process::id()));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gallery"))
+    let mut service = Command::new(env!("CARGO_BIN_EXE_gallery"))
         .args(["catalog", "--port", "0", "--data"])
         .arg(&data)
         .envs(env)
-        .env("JAEGER_AGENT_HOST", "127.0.0.1")
+        .envs(pod)
+        .env("JAEGER_AGENT_HOST", agent.ip().to_string())
+        .env("JAEGER_AGENT_PORT", agent.port().to_string())
+        .env("JAEGER_SAMPLER_TYPE", "const")
+        .env("JAEGER_SAMPLER_PARAM", "1")
         .env("GALLERY_PARENT", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| e.to_string())?;
+    // It says where it listens first: `gallery-catalog listening on http://ADDR`.
+    let mut line = String::new();
+    BufReader::new(service.stdout.take().unwrap())
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let answered = match line.trim().split_once(" listening on ") {
+        Some((_, url)) => runtime
+            .block_on(reqwest::get(format!("{url}/images")))
+            .map(|r| r.status().as_u16())
+            .map_err(|e| e.to_string()),
+        None => Err("it stopped before listening".to_owned()),
+    };
+    drop(service.stdin.take()); // stops it, flushing its spans
+    let status = service.wait().map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&data);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(stderr.into_owned())
+    if !status.success() || answered != Ok(200) {
+        let mut stderr = String::new();
+        let _ = service.stderr.take().unwrap().read_to_string(&mut stderr);
+        return Err(format!("{status}, {answered:?}: {stderr}"));
     }
+    let url = format!(
+        "http://{}/api/traces?service={name}&limit=1",
+        collector.query_addr()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let trace = loop {
+        let found: Value = runtime
+            .block_on(async { reqwest::get(&url).await?.json().await })
+            .map_err(|e| e.to_string())?;
+        if let Some(trace) = found["data"].get(0) {
+            break trace.clone();
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no trace of {name} arrived"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let process = trace["processes"].as_object().unwrap().values().next();
+    Ok(process.unwrap()["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let value = t["value"]
+                .as_str()
+                .map_or_else(|| t["value"].to_string(), str::to_owned);
+            (t["key"].as_str().unwrap().to_owned(), value)
+        })
+        .collect())
 }
