@@ -303,8 +303,8 @@ impl Attribution {
         })
     }
 
-    /// What `traced-collector why` prints: the groups, then each operation that explains part
-    /// of the difference, largest first.
+    /// What `traced-collector why` prints: the groups, then each operation that explains at
+    /// least 1% of the difference (and a microsecond), largest first.
     pub fn render(&self) -> String {
         let us = |t: f64| format_micros(t.round() as i64);
         let mut out = format!(
@@ -329,7 +329,7 @@ impl Attribution {
         let explaining: Vec<&Cause> = self
             .causes
             .iter()
-            .filter(|c| c.difference.round() >= 1.0)
+            .filter(|c| c.difference.round() >= (self.difference() / 100.0).max(1.0))
             .collect();
         if explaining.is_empty() {
             out.push_str("  no operation takes longer on the slow requests' critical paths\n");
@@ -506,7 +506,7 @@ mod tests {
     #[test]
     fn a_cause_spread_over_two_services_is_shared_between_them() {
         // Slow requests: the catalog's query takes 300 ms more and the store's read 100 ms
-        // more, one after the other.
+        // more, one after the other; the API itself 4 ms more (under 1%, left out of the text).
         let traces: Vec<Vec<Span>> = (0..30)
             .map(|i| {
                 let slow = i % 15 == 0;
@@ -518,7 +518,15 @@ mod tests {
                 let t = i * 10_000_000;
                 let i = i as u64;
                 vec![
-                    span(i, 1, 0, "api", "GET", t, query + read + 2_000),
+                    span(
+                        i,
+                        1,
+                        0,
+                        "api",
+                        "GET",
+                        t,
+                        query + read + if slow { 6_000 } else { 2_000 },
+                    ),
                     span(i, 2, 1, "catalog", "query", t + 1_000, query),
                     span(i, 3, 1, "store", "read", t + 1_000 + query, read),
                 ]
@@ -526,19 +534,30 @@ mod tests {
             .collect();
         let answer = ask(&traces);
         assert_eq!((answer.slow.requests, answer.typical.requests), (2, 28));
-        assert_eq!(answer.difference(), 400_000.0);
-        let ranking = ranked(&answer);
+        assert_eq!(answer.difference(), 404_000.0);
         assert_eq!(
-            ranking[..2],
+            ranked(&answer),
             [
                 ("catalog", "query", 300_000.0, 1.0, 1.0),
                 ("store", "read", 100_000.0, 1.0, 1.0),
+                ("api", "GET", 4_000.0, 1.0, 1.0),
             ]
         );
+        let text = answer.render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "the API's 1% is left out: {text}");
+        assert!(
+            lines[1].starts_with("  query (catalog): 300.00ms of the 404.00ms"),
+            "{text}"
+        );
+        assert!(
+            lines[2].starts_with("  read (store): 100.00ms of the 404.00ms"),
+            "{text}"
+        );
         let json = answer.to_json();
-        assert_eq!(json["causes"][0]["share"], 0.75);
-        assert_eq!(json["causes"][1]["share"], 0.25);
-        assert_eq!(json["causes"][2]["share"], 0.0);
+        assert_eq!(json["causes"][0]["share"], 300.0 / 404.0);
+        assert_eq!(json["causes"][1]["share"], 100.0 / 404.0);
+        assert_eq!(json["causes"][2]["share"], 4.0 / 404.0);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The demo: the embedded traced-collector and the three services (each its own process,
 //! reporting to the collector over the Jaeger agent protocol), a few images seeded, a burst of
 //! requests, then the answer to "where is the slowdown?": latency per endpoint against the
-//! talk's 100 ms budget, the slowest trace as a waterfall with its slowest span marked, where
-//! to browse the traces, and the Jaeger JSON file of that trace.
+//! talk's 100 ms budget, the slowest trace as a waterfall with its critical path and slowest
+//! span marked, where to browse the traces, the Jaeger JSON file of that trace, and for each
+//! endpoint over budget what its slow requests wait on that its typical ones do not.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -229,7 +230,42 @@ fn report(collector: &Collector, data: &std::path::Path) -> Result<(), String> {
         "browse every trace: http://{}/?trace={trace_id}",
         collector.query_addr()
     );
+    why_over_budget(collector);
     Ok(())
+}
+
+/// For each API endpoint whose p99 (as its server spans measured it) is over the budget: what
+/// its slow requests spend their critical path on that its typical ones do not.
+fn why_over_budget(collector: &Collector) {
+    use traced_collector::analysis::{self, attribution, latency};
+    let window = analysis::Window {
+        start: 0,
+        end: i64::MAX,
+    };
+    let traces = analysis::traces(collector.store(), window);
+    let endpoints = latency::Filter {
+        service: Some("gallery-api".into()),
+        span_kind: Some("server".into()),
+    };
+    let budget = BUDGET.as_micros() as i64;
+    for over in latency::per_operation(&traces, window, &endpoints)
+        .into_iter()
+        .filter(|e| e.p99 > budget)
+    {
+        let question = attribution::Question {
+            service: over.service,
+            operation: over.operation,
+            percentile: 95.0,
+        };
+        if let Some(answer) = attribution::attribute(&traces, &question) {
+            print!("\nwhy is it slow? {}", answer.render());
+        }
+    }
+    println!(
+        "the service graph, latency per operation, slow versus typical and its flame graphs: \
+         http://{}/analysis",
+        collector.query_addr()
+    );
 }
 
 #[cfg(test)]
