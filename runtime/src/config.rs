@@ -1,10 +1,13 @@
 //! `Config`: the tracer's settings, built in code or read from the `JAEGER_*` variables that
-//! every Jaeger client understands.
+//! every Jaeger client understands and the `OTEL_*` ones of OpenTelemetry's SDKs.
+
+mod otel;
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::propagation::Format;
 use crate::report::{Auth, Protocol, Sink};
 use crate::sampler::Sampler;
 use crate::tag::{IntoTagValue, TagValue};
@@ -57,6 +60,26 @@ pub(crate) enum Destination {
 /// | `JAEGER_REPORTER_MAX_QUEUE_SIZE` | spans each thread may have waiting ([`Config::queue_size`]) | `16384` |
 /// | `JAEGER_REPORTER_FLUSH_INTERVAL` | longest wait of a finished span (`1s`, `500ms`) | `1s` |
 /// | `JAEGER_REPORTER_LOG_SPANS` | `true` also prints each span (console sink) | `false` |
+///
+/// And OpenTelemetry's, which win over the `JAEGER_*` variable naming the same setting:
+///
+/// | variable | meaning | default |
+/// | --- | --- | --- |
+/// | `OTEL_SERVICE_NAME` | the service name | `service.name` of the next, else `JAEGER_SERVICE_NAME`'s |
+/// | `OTEL_RESOURCE_ATTRIBUTES` | process tags (the resource), `k=v,k2=v%202` | none |
+/// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `JAEGER_SAMPLER_TYPE`'s |
+/// | `OTEL_TRACES_SAMPLER_ARG` | the ratio, 0 to 1 | `1` |
+/// | `OTEL_PROPAGATORS` | header formats for the whole process: `tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `none` ([`Config::propagation`]) | all read; Jaeger and W3C written |
+/// | `OTEL_SDK_DISABLED` | `true` installs no tracer | `JAEGER_DISABLED`'s |
+/// | `OTEL_TRACES_EXPORTER` | `otlp`, `jaeger` (the `JAEGER_*` destination), `console`, `none`; `console` may be listed beside another | `otlp` when an OTLP endpoint is set, else `jaeger` |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | the OTLP/HTTP base URL (`/v1/traces` is appended) | `http://localhost:4318` |
+/// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the traces URL, used as it is | none |
+/// | `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` | request headers, `k=v,k2=v2` | none |
+/// | `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT` | milliseconds | `10000` |
+/// | `OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION` | `gzip` or `none` | `none` |
+/// | `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` | `http/protobuf` or `http/json` | `http/protobuf` |
+///
+/// The OTLP exporter needs the `otlp` feature; without it, choosing it is an error.
 pub struct Config {
     pub(crate) service_name: String,
     pub(crate) tags: Vec<(String, TagValue)>,
@@ -69,6 +92,8 @@ pub struct Config {
     pub(crate) flush_interval: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) disabled: bool,
+    /// The process-wide propagation formats, set by [`crate::init`].
+    pub(crate) propagation: Option<Vec<Format>>,
 }
 
 /// Default largest capacity of each thread's finished-span queue: 160 ms of spans for a thread
@@ -96,10 +121,12 @@ impl Config {
             flush_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(5),
             disabled: false,
+            propagation: None,
         }
     }
 
-    /// Reads the `JAEGER_*` variables (see the table above). A variable set to a value that
+    /// Reads the `JAEGER_*` and `OTEL_*` variables (see the tables above; an `OTEL_*` variable
+    /// wins over the `JAEGER_*` one naming the same setting). A variable set to a value that
     /// cannot be used is an error naming the variable and the value.
     ///
     /// ```no_run
@@ -191,6 +218,7 @@ impl Config {
         if let Some(value) = var("JAEGER_TAGS") {
             config.tags = parse_tags(&value, &var)?;
         }
+        otel::apply(&mut config, &var)?;
         Ok(config)
     }
 
@@ -329,6 +357,23 @@ impl Config {
         self
     }
 
+    /// The header formats of the whole process (what `OTEL_PROPAGATORS` sets): once
+    /// [`crate::init`] has run, every [`crate::propagation::Propagator::default`], and so
+    /// every `TraceLayer` and client made without a propagator of its own, reads them in this
+    /// order and writes them all. An empty list propagates nothing.
+    ///
+    /// ```
+    /// use traced::propagation::Format;
+    ///
+    /// let config = traced::Config::new("gallery").propagation([Format::W3C, Format::B3Multi]);
+    /// # let _ = config;
+    /// ```
+    #[must_use]
+    pub fn propagation(mut self, formats: impl IntoIterator<Item = Format>) -> Self {
+        self.propagation = Some(formats.into_iter().collect());
+        self
+    }
+
     /// `true` installs no tracer at all: traced functions run as if untraced.
     #[must_use]
     pub fn disabled(mut self, disabled: bool) -> Self {
@@ -336,8 +381,9 @@ impl Config {
         self
     }
 
-    /// Names the service `name` unless `JAEGER_SERVICE_NAME` named it: for a program that runs
-    /// as several services, each with its own default.
+    /// Names the service `name` unless a variable named it (`JAEGER_SERVICE_NAME`,
+    /// `OTEL_SERVICE_NAME`, `service.name` in `OTEL_RESOURCE_ATTRIBUTES`): for a program that
+    /// runs as several services, each with its own default.
     ///
     /// ```
     /// let config = traced::Config::from_env().unwrap().default_service_name("gallery-api");
@@ -345,7 +391,7 @@ impl Config {
     /// ```
     #[must_use]
     pub fn default_service_name(mut self, name: impl Into<String>) -> Self {
-        if std::env::var("JAEGER_SERVICE_NAME").map_or(true, |n| n.trim().is_empty()) {
+        if !otel::names_service(&|name: &str| std::env::var(name).ok()) {
             self.service_name = name.into();
         }
         self
@@ -394,6 +440,7 @@ impl fmt::Debug for Config {
             .field("queue_size", &self.queue_size)
             .field("flush_interval", &self.flush_interval)
             .field("disabled", &self.disabled)
+            .field("propagation", &self.propagation)
             .finish_non_exhaustive()
     }
 }

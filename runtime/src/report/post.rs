@@ -16,6 +16,8 @@ const MAX_ANSWER: u64 = 64 * 1024;
 
 /// What the backend answered.
 #[derive(Debug)]
+// The Jaeger collector sink reads the status alone; OTLP's reads the rest too.
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) struct Answer {
     pub(crate) status: u16,
     /// `Retry-After` in seconds, when the answer carries one.

@@ -190,6 +190,15 @@ impl OtlpSink {
         &self.url
     }
 
+    /// The value of header `name`, for the tests.
+    #[cfg(test)]
+    pub(crate) fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Resolves the endpoint's host now.
     pub(crate) fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
         post::resolve(&self.endpoint)
