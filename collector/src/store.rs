@@ -188,40 +188,6 @@ impl Store {
         found
     }
 
-    /// Calls between services, as Jaeger's in-memory store counts them: for each span whose
-    /// parent is in its trace and of another service, one call from the parent's service to
-    /// the span's, over the traces with a span starting within `[start, end]` (µs since the
-    /// epoch). Sorted by parent, then child.
-    pub fn dependencies(&self, start: i64, end: i64) -> Vec<(String, String, u64)> {
-        let inner = self.lock();
-        let mut calls: HashMap<(&str, &str), u64> = HashMap::new();
-        for trace in inner.traces.values() {
-            if !trace
-                .spans
-                .iter()
-                .any(|s| (start..=end).contains(&s.start_time))
-            {
-                continue;
-            }
-            let by_id: HashMap<u64, &Span> = trace.spans.iter().map(|s| (s.span_id, s)).collect();
-            for span in &trace.spans {
-                let Some(parent) = span.parent().and_then(|id| by_id.get(&id)) else {
-                    continue;
-                };
-                let (from, to) = (&parent.process.service_name, &span.process.service_name);
-                if from != to {
-                    *calls.entry((from, to)).or_default() += 1;
-                }
-            }
-        }
-        let mut links: Vec<(String, String, u64)> = calls
-            .into_iter()
-            .map(|((from, to), n)| (from.to_owned(), to.to_owned(), n))
-            .collect();
-        links.sort();
-        links
-    }
-
     /// Spans, bytes (estimated) and traces held, and traces evicted so far.
     pub fn stats(&self) -> (usize, usize, usize, u64) {
         let inner = self.lock();
@@ -444,41 +410,5 @@ mod tests {
             [("GET".to_owned(), "server".to_owned())]
         );
         assert_eq!(store.operations("api"), ["GET", "sweep"]);
-    }
-
-    #[test]
-    fn dependencies_count_calls_across_services_within_the_window() {
-        let store = Store::new(Limits::default());
-        let child = |trace, id, parent, service: &str, start| {
-            let mut s = span(trace, id, service, start, 1);
-            s.parent_span_id = parent;
-            s
-        };
-        store.add(vec![
-            span(1, 1, "api", 100, 1),
-            child(1, 2, 1, "catalog", 101),
-            child(1, 3, 1, "catalog", 102),
-            child(1, 4, 3, "catalog", 103),
-            child(1, 5, 1, "store", 104),
-            child(1, 6, 99, "store", 105),
-            span(2, 1, "api", 100_000, 1),
-            child(2, 2, 1, "catalog", 100_001),
-        ]);
-        assert_eq!(
-            store.dependencies(0, 1_000),
-            [
-                ("api".to_owned(), "catalog".to_owned(), 2),
-                ("api".to_owned(), "store".to_owned(), 1),
-            ],
-            "same-service calls and missing parents are not links"
-        );
-        assert_eq!(
-            store.dependencies(0, 200_000),
-            [
-                ("api".to_owned(), "catalog".to_owned(), 3),
-                ("api".to_owned(), "store".to_owned(), 1),
-            ]
-        );
-        assert!(store.dependencies(200_000, 300_000).is_empty());
     }
 }
