@@ -19,6 +19,7 @@ mod analysis_api;
 pub mod ingest;
 pub mod json;
 pub mod model;
+pub mod otlp;
 mod query;
 mod serve;
 pub mod store;
@@ -146,7 +147,8 @@ impl Collector {
             let running = udp::start(socket, port, store.clone(), stats.clone())?;
             collector.udp.push(running);
         }
-        let ingest_app = ingest::http(store.clone(), stats.clone(), config.body_timeout);
+        let ingest_app = ingest::http(store.clone(), stats.clone(), config.body_timeout)
+            .merge(otlp::http(store.clone(), stats.clone(), config.body_timeout));
         collector
             .tasks
             .push(tokio::spawn(serve::serve(http, ingest_app)));
