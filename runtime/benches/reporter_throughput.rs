@@ -36,13 +36,13 @@ fn request() {
 
 /// Real finished spans, made by the tracer and kept by a test capture: one request's children
 /// and the request itself.
-fn traced_spans() -> Vec<traced::FinishedSpan> {
+fn traced_spans() -> Vec<traced::SpanRecord> {
     let capture = traced::testing::Capture::install();
     request();
     capture.spans()
 }
 
-fn rustracing_spans() -> Vec<rustracing_jaeger::span::FinishedSpan> {
+fn rustracing_spans() -> Vec<rustracing_jaeger::span::SpanRecord> {
     let (tracer, finished) = rustracing_jaeger::Tracer::new(rustracing::sampler::AllSampler);
     for _ in 0..BATCH {
         let span = tracer

@@ -51,19 +51,15 @@
 //!
 //! Without [`init`], traced functions run as if untraced, at the cost of one atomic load.
 
+// The layers, each using only those above it in this list.
 mod config;
 mod context;
-mod current;
 mod error;
-mod finished;
 mod host;
 mod ids;
-mod instrument;
+mod local;
 mod metrics;
-mod panics;
-mod ring;
 mod sampler;
-mod span;
 mod tag;
 mod tracer;
 
@@ -84,10 +80,11 @@ use std::time::Duration;
 use rustracing::log::LogField;
 
 pub use config::{parse_duration, Config, DEFAULT_QUEUE_SIZE};
-pub use context::{Context, ParseIdError, SpanId, TraceId};
+pub use context::Context;
 pub use error::Error;
-pub use finished::{FinishedSpan, Log, ReferenceKind};
-pub use instrument::{FutureExt, WithContext};
+pub use ids::{ParseIdError, SpanId, TraceId};
+pub use local::instrument::{FutureExt, WithContext};
+pub use local::record::{Log, ReferenceKind, SpanRecord};
 pub use metrics::Metrics;
 pub use sampler::{Sampler, SamplerError};
 pub use tag::{IntoTagValue, TagValue};
@@ -174,6 +171,9 @@ use tracer::Tracer;
 /// An invalid setting, an agent address that does not resolve, or a tracer installed already.
 pub fn init(config: Config) -> Result<TracerGuard, Error> {
     config.validate()?;
+    if let Some(formats) = &config.propagation {
+        propagation::set_formats(Some(formats.clone()));
+    }
     let shutdown_timeout = config.shutdown_timeout;
     if config.disabled {
         return Ok(TracerGuard {
@@ -219,6 +219,18 @@ pub fn init(config: Config) -> Result<TracerGuard, Error> {
                 })
             }
         },
+        #[cfg(feature = "otlp")]
+        Destination::Otlp(sink) => {
+            match sink.resolve() {
+                Ok(addresses) => toward = addresses.first().copied(),
+                Err(e) => eprintln!(
+                    "traced: the OTLP endpoint {:?} does not resolve now ({e}); spans are sent \
+                     once it does, and counted as failed until then",
+                    sink.url()
+                ),
+            }
+            Box::new(sink)
+        }
         Destination::Sink(sink) => sink,
     };
     let sink: Box<dyn Sink> = if config.log_spans {
@@ -315,7 +327,7 @@ pub fn metrics() -> Metrics {
 /// # resize(640);
 /// ```
 pub fn tag(key: impl Into<Cow<'static, str>>, value: impl IntoTagValue) {
-    current::with_open_span(|span| span.set_tag(key, value.into_tag_value()));
+    local::current::with_open_span(|span| span.set_tag(key, value.into_tag_value()));
 }
 
 /// Writes a log (a timestamped event) on the span running now, with the field
@@ -329,7 +341,7 @@ pub fn tag(key: impl Into<Cow<'static, str>>, value: impl IntoTagValue) {
 /// # fetch();
 /// ```
 pub fn log(message: impl fmt::Display) {
-    current::with_open_span(|span| {
+    local::current::with_open_span(|span| {
         span.push_log(Log::new(vec![LogField::new("event", message.to_string())]));
     });
 }
@@ -352,7 +364,7 @@ where
         .into_iter()
         .map(|(k, v)| LogField::new(k, v))
         .collect();
-    current::with_open_span(|span| span.push_log(Log::new(fields)));
+    local::current::with_open_span(|span| span.push_log(Log::new(fields)));
 }
 
 /// Sets a baggage item on the current context: every span started under it from now on, in this
@@ -364,10 +376,10 @@ where
 /// ```
 pub fn set_baggage(key: impl Into<String>, value: impl Into<String>) {
     let (key, value) = (key.into(), value.into());
-    current::with_mut(|cx| cx.set_baggage(key, value));
+    local::current::with_mut(|cx| cx.set_baggage(key, value));
 }
 
 /// The value of a baggage item of the current context.
 pub fn baggage(key: &str) -> Option<String> {
-    current::with(|cx| cx.baggage(key).map(str::to_owned))
+    local::current::with(|cx| cx.baggage(key).map(str::to_owned))
 }

@@ -11,9 +11,9 @@
 use std::fmt;
 
 use crate::context::Context;
-use crate::current::Scope;
-pub use crate::instrument::Instrumented;
-pub use crate::span::{Callsite, SpanGuard};
+use crate::local::current::Scope;
+pub use crate::local::guard::{Callsite, SpanGuard};
+pub use crate::local::instrument::Instrumented;
 use crate::tag::{IntoTagValue, TagValue};
 pub use crate::tag::{StaticTag, StaticValue};
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::context::TraceId;
+use crate::ids::TraceId;
 use crate::tag::{StaticTag, StaticValue};
 
 /// Decides whether a new trace is recorded, the way Jaeger clients do (`JAEGER_SAMPLER_TYPE`).

@@ -22,14 +22,14 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::finished::FinishedSpan;
+use crate::local::record::SpanRecord;
 use crate::report::{Batch, Sent, Sink, SinkError};
 use crate::{Config, Metrics, Sampler, TracerGuard};
 
 /// Serializes captures: the tracer is global.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-type Store = Arc<Mutex<Vec<FinishedSpan>>>;
+type Store = Arc<Mutex<Vec<SpanRecord>>>;
 
 /// The sink of a capture: clones every span into memory.
 struct CaptureSink(Store);
@@ -113,7 +113,7 @@ impl Capture {
     }
 
     /// Every span finished so far, in the order they finished.
-    pub fn spans(&self) -> Vec<FinishedSpan> {
+    pub fn spans(&self) -> Vec<SpanRecord> {
         self.flush();
         self.store
             .lock()
@@ -122,7 +122,7 @@ impl Capture {
     }
 
     /// Like [`Capture::spans`], and forgets them.
-    pub fn take(&self) -> Vec<FinishedSpan> {
+    pub fn take(&self) -> Vec<SpanRecord> {
         self.flush();
         std::mem::take(&mut *self.store.lock().unwrap_or_else(PoisonError::into_inner))
     }
@@ -132,16 +132,16 @@ impl Capture {
     /// # Panics
     ///
     /// If there is none, or more than one: the message lists what was captured.
-    pub fn span(&self, name: &str) -> FinishedSpan {
+    pub fn span(&self, name: &str) -> SpanRecord {
         let spans = self.spans();
-        let matching: Vec<&FinishedSpan> = spans
+        let matching: Vec<&SpanRecord> = spans
             .iter()
             .filter(|s| s.operation_name() == name)
             .collect();
         if let [span] = matching[..] {
             return span.clone();
         }
-        let names: Vec<&str> = spans.iter().map(FinishedSpan::operation_name).collect();
+        let names: Vec<&str> = spans.iter().map(SpanRecord::operation_name).collect();
         panic!(
             "expected one span named {name:?}, found {}; captured: {names:?}",
             matching.len()
@@ -149,7 +149,7 @@ impl Capture {
     }
 
     /// Every finished span named `name`.
-    pub fn spans_named(&self, name: &str) -> Vec<FinishedSpan> {
+    pub fn spans_named(&self, name: &str) -> Vec<SpanRecord> {
         self.spans()
             .into_iter()
             .filter(|s| s.operation_name() == name)

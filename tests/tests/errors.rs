@@ -70,7 +70,7 @@ fn option() -> Option<u8> {
     None
 }
 
-fn error_log(span: &traced::FinishedSpan) -> (&str, &str, &str) {
+fn error_log(span: &traced::SpanRecord) -> (&str, &str, &str) {
     assert_eq!(span.tag("error"), Some(TagValue::Boolean(true)));
     let log = &span.logs()[0];
     (

@@ -13,7 +13,7 @@ use axum::routing::get;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use traced::http::{TraceLayer, TracingMiddleware};
 use traced::testing::Capture;
-use traced::{Context, FinishedSpan, TagValue, traced};
+use traced::{Context, SpanRecord, TagValue, traced};
 
 fn client() -> ClientWithMiddleware {
     ClientBuilder::new(reqwest::Client::new())
@@ -121,14 +121,14 @@ async fn user_request(
     (response.text().await.unwrap(), trace_id)
 }
 
-fn str_tag(span: &FinishedSpan, key: &str) -> Option<String> {
+fn str_tag(span: &SpanRecord, key: &str) -> Option<String> {
     match span.tag(key)? {
         TagValue::String(s) => Some(s.into_owned()),
         other => Some(format!("{other:?}")),
     }
 }
 
-fn one<'a>(spans: &'a [FinishedSpan], name: &str) -> &'a FinishedSpan {
+fn one<'a>(spans: &'a [SpanRecord], name: &str) -> &'a SpanRecord {
     let found: Vec<_> = spans
         .iter()
         .filter(|s| s.operation_name() == name)
@@ -137,7 +137,7 @@ fn one<'a>(spans: &'a [FinishedSpan], name: &str) -> &'a FinishedSpan {
     found[0]
 }
 
-fn child_of<'a>(spans: &'a [FinishedSpan], parent: &FinishedSpan, name: &str) -> &'a FinishedSpan {
+fn child_of<'a>(spans: &'a [SpanRecord], parent: &SpanRecord, name: &str) -> &'a SpanRecord {
     let found: Vec<_> = spans
         .iter()
         .filter(|s| s.operation_name() == name && s.parent_id() == Some(parent.span_id()))

@@ -15,7 +15,7 @@ use reqwest_middleware::ClientBuilder;
 use tower::{Layer as _, ServiceBuilder, ServiceExt as _};
 use traced::http::{ClientLayer, TraceLayer, TracingMiddleware};
 use traced::testing::Capture;
-use traced::{FinishedSpan, TagValue};
+use traced::{SpanRecord, TagValue};
 
 async fn serve(router: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -24,7 +24,7 @@ async fn serve(router: Router) -> SocketAddr {
     addr
 }
 
-fn str_tag(span: &FinishedSpan, key: &str) -> Option<String> {
+fn str_tag(span: &SpanRecord, key: &str) -> Option<String> {
     match span.tag(key)? {
         TagValue::String(s) => Some(s.into_owned()),
         other => Some(format!("{other:?}")),
@@ -52,6 +52,28 @@ async fn operation_name_and_trace_id_header_are_configurable() {
     assert_eq!(response.headers()["x-trace"], span.trace_id().to_string());
     assert!(response.headers().get("trace-id").is_none());
     assert_eq!(str_tag(&span, "http.url").as_deref(), Some("/v0/images/9"));
+}
+
+#[tokio::test]
+async fn configuring_a_cloned_layer_changes_only_the_clone() {
+    let capture = Capture::install();
+    let original = TraceLayer::new().operation_name(|_| "original".to_owned());
+    // A builder method on a clone (the layer was shared) must neither panic nor reach back.
+    let renamed = original.clone().operation_name(|_| "renamed".to_owned());
+    for layer in [original, renamed] {
+        let app = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .layer(layer);
+        app.oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+    }
+    let names: Vec<String> = capture
+        .spans()
+        .iter()
+        .map(|span| span.operation_name().to_owned())
+        .collect();
+    assert_eq!(names, ["original", "renamed"]);
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use reqwest_middleware::ClientBuilder;
 use serde_json::Value;
 use traced::http::{TraceLayer, TracingMiddleware};
 use traced::testing::Capture;
-use traced::{Context, FinishedSpan, traced};
+use traced::{Context, SpanRecord, traced};
 
 #[traced]
 async fn ask_leaf(url: String) -> String {
@@ -32,11 +32,11 @@ fn hex(value: &Value) -> u128 {
     u128::from_str_radix(value.as_str().expect("a hex string"), 16).expect("hex")
 }
 
-fn id(span: &FinishedSpan) -> u128 {
+fn id(span: &SpanRecord) -> u128 {
     u128::from(span.span_id().get())
 }
 
-fn named<'a>(spans: &'a [FinishedSpan], name: &str) -> &'a FinishedSpan {
+fn named<'a>(spans: &'a [SpanRecord], name: &str) -> &'a SpanRecord {
     spans
         .iter()
         .find(|s| s.operation_name() == name)

@@ -7,8 +7,8 @@ use std::task::{Context as TaskContext, Poll};
 use http::{HeaderMap, Method, Request, Response, Uri};
 
 use super::{sanitize_url, ResponseFuture};
+use crate::local::guard::{Callsite, SpanGuard};
 use crate::propagation::Propagator;
-use crate::span::{Callsite, SpanGuard};
 use crate::tag::{StaticTag, StaticValue};
 
 static CLIENT: Callsite = Callsite {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::client;
 use super::response::record_status;
-use crate::instrument::Instrumented;
+use crate::local::instrument::Instrumented;
 use crate::propagation::Propagator;
 
 /// Middleware for `reqwest-middleware` clients: each request gets a `span.kind = client` span

@@ -8,8 +8,8 @@ use std::task::{Context as TaskContext, Poll};
 use http::{HeaderName, HeaderValue, Response};
 use pin_project_lite::pin_project;
 
-use crate::instrument::Instrumented;
-use crate::span::SpanGuard;
+use crate::local::guard::SpanGuard;
+use crate::local::instrument::Instrumented;
 
 pin_project! {
     /// The response future of the traced services: polls the inner one inside the request's

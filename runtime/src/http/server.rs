@@ -10,8 +10,8 @@ use http::{HeaderName, HeaderValue, Method, Request, Response, Uri};
 use super::{sanitize_url, ResponseFuture};
 #[cfg(feature = "axum")]
 use crate::context::Context;
+use crate::local::guard::{Callsite, SpanGuard};
 use crate::propagation::Propagator;
-use crate::span::{Callsite, SpanGuard};
 use crate::tag::{StaticTag, StaticValue};
 
 static SERVER: Callsite = Callsite {
@@ -52,10 +52,11 @@ pub struct RequestInfo<'a> {
 type NameFn = dyn Fn(&RequestInfo<'_>) -> String + Send + Sync;
 type FilterFn = dyn Fn(&RequestInfo<'_>) -> bool + Send + Sync;
 
+#[derive(Clone)]
 struct Settings {
     propagator: Propagator,
-    name: Option<Box<NameFn>>,
-    filter: Option<Box<FilterFn>>,
+    name: Option<Arc<NameFn>>,
+    filter: Option<Arc<FilterFn>>,
     trace_id_header: Option<HeaderName>,
     keep_query: bool,
 }
@@ -107,8 +108,10 @@ impl TraceLayer {
         TraceLayer::default()
     }
 
+    /// This layer's own settings, to change: copied first if a clone shares them, so that a
+    /// builder method never panics and never changes another layer.
     fn settings(&mut self) -> &mut Settings {
-        Arc::get_mut(&mut self.settings).expect("settings are set before the layer is cloned")
+        Arc::make_mut(&mut self.settings)
     }
 
     /// Reads contexts with `propagator` (formats, order, baggage limits).
@@ -125,14 +128,14 @@ impl TraceLayer {
         mut self,
         f: impl Fn(&RequestInfo<'_>) -> String + Send + Sync + 'static,
     ) -> Self {
-        self.settings().name = Some(Box::new(f));
+        self.settings().name = Some(Arc::new(f));
         self
     }
 
     /// Traces only the requests for which `f` is `true` (leave out health checks).
     #[must_use]
     pub fn filter(mut self, f: impl Fn(&RequestInfo<'_>) -> bool + Send + Sync + 'static) -> Self {
-        self.settings().filter = Some(Box::new(f));
+        self.settings().filter = Some(Arc::new(f));
         self
     }
 

@@ -4,7 +4,8 @@
 
 use super::carrier::{Extractor, Injector};
 use super::Parsed;
-use crate::context::{Context, SpanId, TraceId};
+use crate::context::Context;
+use crate::ids::{SpanId, TraceId};
 
 pub(super) const SINGLE: &str = "b3";
 pub(super) const TRACE_ID: &str = "x-b3-traceid";

@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use super::baggage::{self, Incoming};
 use super::carrier::{Extractor, Injector};
 use super::Parsed;
-use crate::context::{Context, SpanId, TraceId};
+use crate::context::Context;
+use crate::ids::{SpanId, TraceId};
 
 pub(super) const TRACE_HEADER: &str = "uber-trace-id";
 pub(super) const DEBUG_HEADER: &str = "jaeger-debug-id";

@@ -31,6 +31,7 @@ mod b3;
 mod baggage;
 mod carrier;
 mod jaeger;
+mod process;
 mod w3c;
 
 use std::fmt;
@@ -40,21 +41,10 @@ use std::sync::Arc;
 
 pub use baggage::BaggageLimits;
 pub use carrier::{Extractor, Injector};
+pub(crate) use process::set_formats;
 
 use crate::context::Context;
-
-/// Headers malformed, oversized or inconsistent, in every propagator of the process.
-static ERRORS: AtomicU64 = AtomicU64::new(0);
-/// Baggage items dropped for the limits, in every propagator of the process.
-static BAGGAGE_DROPPED: AtomicU64 = AtomicU64::new(0);
-
-pub(crate) fn errors() -> u64 {
-    ERRORS.load(Ordering::Relaxed)
-}
-
-pub(crate) fn baggage_dropped() -> u64 {
-    BAGGAGE_DROPPED.load(Ordering::Relaxed)
-}
+use crate::metrics::{BAGGAGE_DROPPED, PROPAGATION_ERRORS};
 
 /// A header format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,7 +107,9 @@ struct Stats {
 ///
 /// Extraction tries the formats in order and takes the first valid context; injection writes
 /// every configured format. The default reads all four formats (Jaeger, W3C, B3 single, B3
-/// multi) and writes Jaeger and W3C. Clones share their counters.
+/// multi) and writes Jaeger and W3C, unless the process chose its formats
+/// ([`crate::Config::propagation`], `OTEL_PROPAGATORS`): then it reads and writes those.
+/// Clones share their counters.
 #[derive(Clone)]
 pub struct Propagator {
     extract: Vec<Format>,
@@ -128,9 +120,13 @@ pub struct Propagator {
 
 impl Default for Propagator {
     fn default() -> Self {
+        let (extract, inject) = match process::formats() {
+            Some(formats) => (formats.clone(), formats),
+            None => (Format::ALL.to_vec(), vec![Format::Jaeger, Format::W3C]),
+        };
         Propagator {
-            extract: Format::ALL.to_vec(),
-            inject: vec![Format::Jaeger, Format::W3C],
+            extract,
+            inject,
             limits: BaggageLimits::default(),
             stats: Arc::default(),
         }
@@ -148,7 +144,8 @@ impl fmt::Debug for Propagator {
 }
 
 impl Propagator {
-    /// The default propagator: reads every format, writes Jaeger and W3C.
+    /// The default propagator: reads every format, writes Jaeger and W3C (or the process's
+    /// formats, once [`crate::init`] set them).
     pub fn new() -> Self {
         Propagator::default()
     }
@@ -186,7 +183,7 @@ impl Propagator {
 
     fn count_error(&self) {
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
-        ERRORS.fetch_add(1, Ordering::Relaxed);
+        PROPAGATION_ERRORS.fetch_add(1, Ordering::Relaxed);
     }
 
     fn count_dropped(&self, n: u64) {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 
 use super::*;
-use crate::context::{SpanId, TraceId};
+use crate::ids::{SpanId, TraceId};
 
 fn headers(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs

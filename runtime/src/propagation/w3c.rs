@@ -5,7 +5,8 @@ use std::fmt::Write;
 use super::baggage::{self, BaggageLimits, Incoming};
 use super::carrier::{Extractor, Injector};
 use super::Parsed;
-use crate::context::{Context, SpanId, TraceId};
+use crate::context::Context;
+use crate::ids::{SpanId, TraceId};
 
 pub(super) const TRACEPARENT: &str = "traceparent";
 pub(super) const TRACESTATE: &str = "tracestate";

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::finished::FinishedSpan;
+use crate::local::record::SpanRecord;
 use crate::report::{Batch, Sent, Sink, SinkError};
 use crate::tag::TagValue;
 
@@ -35,7 +35,7 @@ impl<W: Write + Send + 'static> ConsoleSink<W> {
 }
 
 /// One span as one line, without the trailing newline.
-pub(crate) fn line(span: &FinishedSpan) -> String {
+pub(crate) fn line(span: &SpanRecord) -> String {
     let mut line = format!("trace {} span {} ", span.trace_id(), span.span_id());
     match span.parent_id() {
         Some(parent) => {

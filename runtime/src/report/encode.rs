@@ -1,4 +1,4 @@
-//! Thrift encoding of finished spans straight from `FinishedSpan` to bytes, for the reporter's
+//! Thrift encoding of finished spans straight from `SpanRecord` to bytes, for the reporter's
 //! hot loop.
 //!
 //! Going through rustracing_jaeger's `jaeger::Span` and thrift_codec's `Struct` allocates every
@@ -14,7 +14,7 @@ use rustracing_jaeger::thrift::jaeger;
 use super::agent::Protocol;
 use super::sink::SinkError;
 use super::thrift::{micros, micros_since_epoch, truncate, Limits};
-use crate::finished::{FinishedSpan, ReferenceKind};
+use crate::local::record::{ReferenceKind, SpanRecord};
 use crate::tag::StaticValue;
 
 /// Field types, with their codes in each protocol.
@@ -238,7 +238,7 @@ impl From<StaticValue> for TagRef<'static> {
 /// `Struct::from(thrift::span(span, limits))`.
 // Ids are unsigned in Rust and signed in thrift: the bits are kept, as Jaeger clients do.
 #[allow(clippy::cast_possible_wrap)]
-pub(crate) fn span(out: &mut Vec<u8>, protocol: Protocol, span: &FinishedSpan, limits: &Limits) {
+pub(crate) fn span(out: &mut Vec<u8>, protocol: Protocol, span: &SpanRecord, limits: &Limits) {
     let mut w = Writer {
         out,
         compact: protocol == Protocol::Compact,
@@ -383,7 +383,7 @@ mod tests {
     #[crate::traced(crate = crate, follows_from)]
     fn background() {}
 
-    fn library_bytes(span: &FinishedSpan, protocol: Protocol, limits: &Limits) -> Vec<u8> {
+    fn library_bytes(span: &SpanRecord, protocol: Protocol, limits: &Limits) -> Vec<u8> {
         let value = Struct::from(super::super::thrift::span(span, limits));
         let mut out = Vec::new();
         match protocol {

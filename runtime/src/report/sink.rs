@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rustracing::tag::Tag;
 
-use crate::finished::FinishedSpan;
+use crate::local::record::SpanRecord;
 use crate::tag::TagValue;
 
 /// The process that reported the spans: its service name and tags (`hostname`, `ip`,
@@ -40,12 +40,12 @@ impl Process {
 /// Finished spans of one process, handed to a [`Sink`] together.
 pub struct Batch<'a> {
     pub(crate) process: &'a Process,
-    pub(crate) spans: &'a [FinishedSpan],
+    pub(crate) spans: &'a [SpanRecord],
 }
 
 impl<'a> Batch<'a> {
     /// A batch of `spans` reported by `process`, for sinks tested or measured on their own.
-    pub fn new(process: &'a Process, spans: &'a [FinishedSpan]) -> Self {
+    pub fn new(process: &'a Process, spans: &'a [SpanRecord]) -> Self {
         Batch { process, spans }
     }
 
@@ -55,7 +55,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The spans, in the order they finished.
-    pub fn spans(&self) -> impl ExactSizeIterator<Item = &'a FinishedSpan> {
+    pub fn spans(&self) -> impl ExactSizeIterator<Item = &'a SpanRecord> {
         self.spans.iter()
     }
 

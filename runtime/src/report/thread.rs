@@ -4,7 +4,7 @@ use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 use super::sink::{Batch, Process, Sink};
-use crate::finished::FinishedSpan;
+use crate::local::record::SpanRecord;
 use crate::tracer::Tracer;
 
 /// Spans handed to the sink in one call at most; the sink splits them into datagrams.
@@ -36,7 +36,7 @@ struct Reporter {
     tracer: &'static Tracer,
     sink: Box<dyn Sink>,
     process: Process,
-    buffer: Vec<FinishedSpan>,
+    buffer: Vec<SpanRecord>,
     flush_interval: Duration,
 }
 

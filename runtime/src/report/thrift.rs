@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustracing_jaeger::thrift::jaeger;
 
 use super::sink::Process;
-use crate::finished::{FinishedSpan, ReferenceKind};
+use crate::local::record::{ReferenceKind, SpanRecord};
 use crate::tag::TagValue;
 
 /// Microseconds, as Jaeger's thrift counts durations (saturating).
@@ -68,7 +68,7 @@ pub(crate) fn tag(key: &str, value: &TagValue, limits: &Limits) -> jaeger::Tag {
 
 /// Ids are unsigned in Rust and signed in thrift: the bits are kept, as Jaeger clients do.
 #[allow(clippy::cast_possible_wrap)]
-pub(crate) fn span(span: &FinishedSpan, limits: &Limits) -> jaeger::Span {
+pub(crate) fn span(span: &SpanRecord, limits: &Limits) -> jaeger::Span {
     let trace_id_low = span.trace_id.low() as i64;
     let trace_id_high = span.trace_id.high() as i64;
     let parent_span_id = span.parent_id.get() as i64;

@@ -15,12 +15,12 @@ use std::mem::MaybeUninit;
 use std::ptr;
 
 use crate::context::Context;
-use crate::current::{self, Scope};
-use crate::finished::FinishedSpan;
 use crate::ids;
-use crate::panics;
+use crate::local::current::{self, Scope};
+use crate::local::panics;
+use crate::local::queue::{self, Tracer};
+use crate::local::record::SpanRecord;
 use crate::tag::{IntoTagValue, StaticTag, TagValue};
-use crate::tracer::{self, Tracer};
 
 /// What a call site knows at compile time; generated as a `static` next to each traced
 /// function, so a call reads it and never builds it.
@@ -56,7 +56,7 @@ pub struct SpanGuard {
     /// scope is entered.
     cx: UnsafeCell<MaybeUninit<Context>>,
     /// Initialised when `kind` is `Record`; moved out when the span finishes.
-    record: UnsafeCell<MaybeUninit<FinishedSpan>>,
+    record: UnsafeCell<MaybeUninit<SpanRecord>>,
     /// Where the record goes; initialised when `kind` is `Record`.
     tracer: MaybeUninit<&'static Tracer>,
 }
@@ -83,7 +83,7 @@ impl SpanGuard {
     #[inline(always)]
     pub(crate) fn start(&mut self, callsite: &'static Callsite) {
         debug_assert_eq!(self.kind, Kind::Off);
-        if let Some(tracer) = tracer::get() {
+        if let Some(tracer) = queue::get() {
             self.start_ambient(tracer, callsite);
         }
     }
@@ -92,7 +92,7 @@ impl SpanGuard {
     #[inline(always)]
     pub(crate) fn start_explicit(&mut self, callsite: &'static Callsite, parent: &Context) {
         debug_assert_eq!(self.kind, Kind::Off);
-        if let Some(tracer) = tracer::get() {
+        if let Some(tracer) = queue::get() {
             // An empty context names no parent: the ambient one is used. One without ids that
             // carries a decision or baggage (read from a request that sent only those) is a
             // parent all the same: the root started under it honours them.
@@ -109,7 +109,7 @@ impl SpanGuard {
     #[cfg(feature = "http")]
     pub(crate) fn start_remote(&mut self, callsite: &'static Callsite, parent: &Context) {
         debug_assert_eq!(self.kind, Kind::Off);
-        if let Some(tracer) = tracer::get() {
+        if let Some(tracer) = queue::get() {
             self.begin(tracer, callsite, parent, true);
         }
     }
@@ -186,7 +186,7 @@ impl SpanGuard {
     ) {
         tracer.counters.started.add_one();
         let is_root = !cx.parent_id.is_valid();
-        let record = self.record.get_mut().write(FinishedSpan {
+        let record = self.record.get_mut().write(SpanRecord {
             callsite,
             more: None,
             trace_id: cx.trace_id,
@@ -240,7 +240,7 @@ impl SpanGuard {
 
     /// Runs `f` on the record, if this span is sampled.
     #[inline]
-    pub(crate) fn with_record(&self, f: impl FnOnce(&mut FinishedSpan)) {
+    pub(crate) fn with_record(&self, f: impl FnOnce(&mut SpanRecord)) {
         if self.is_sampled() {
             // SAFETY: initialised when `kind` is `Record`. The only other access is through the
             // thread-local pointer of an entered scope, and no scope is entered while crate code
@@ -253,7 +253,7 @@ impl SpanGuard {
         self.with_record(|r| r.set_tag(key, value.into_tag_value()));
     }
 
-    /// Marks the span failed (see [`FinishedSpan::set_error`]).
+    /// Marks the span failed (see [`SpanRecord::set_error`]).
     pub(crate) fn record_error(&self, kind: &str, message: &dyn fmt::Display) {
         self.with_record(|r| r.set_error(kind, message));
     }
@@ -267,7 +267,7 @@ impl SpanGuard {
     #[inline]
     fn enter_scope(&self) -> Scope<'_> {
         let record = if self.is_sampled() {
-            self.record.get().cast::<FinishedSpan>()
+            self.record.get().cast::<SpanRecord>()
         } else {
             ptr::null_mut()
         };

@@ -11,7 +11,7 @@ use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::finished::FinishedSpan;
+use crate::local::record::SpanRecord;
 
 /// Keeps the two indices on separate cache lines (two lines: adjacent-line prefetchers pair
 /// them), so that the producer publishing and the consumer catching up do not contend.
@@ -19,7 +19,7 @@ use crate::finished::FinishedSpan;
 struct Padded<T>(T);
 
 pub(crate) struct Ring {
-    slots: Box<[UnsafeCell<MaybeUninit<FinishedSpan>>]>,
+    slots: Box<[UnsafeCell<MaybeUninit<SpanRecord>>]>,
     mask: usize,
     /// Next slot the consumer reads; written by the consumer only.
     head: Padded<AtomicUsize>,
@@ -66,7 +66,7 @@ impl Ring {
     ///
     /// # Safety
     /// Only one thread, the consumer, may ever call `pop` on a ring.
-    pub(crate) unsafe fn pop(&self) -> Option<FinishedSpan> {
+    pub(crate) unsafe fn pop(&self) -> Option<SpanRecord> {
         let head = self.head.0.load(Ordering::Relaxed);
         if head == self.tail.0.load(Ordering::Acquire) {
             return None;
@@ -112,7 +112,7 @@ impl Producer {
 
     /// Appends `span`, or gives it back when the ring is full.
     #[inline]
-    pub(crate) fn push(&mut self, span: FinishedSpan) -> Result<(), FinishedSpan> {
+    pub(crate) fn push(&mut self, span: SpanRecord) -> Result<(), SpanRecord> {
         if self.tail.wrapping_sub(self.head) >= self.ring.capacity() {
             self.head = self.ring.head.0.load(Ordering::Acquire);
             if self.tail.wrapping_sub(self.head) >= self.ring.capacity() {
@@ -145,7 +145,7 @@ impl Drop for Producer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finished::test_span as span;
+    use crate::local::record::test_span as span;
     use std::sync::Arc;
 
     #[test]

@@ -10,8 +10,8 @@ use std::task::{Context as TaskContext, Poll};
 use pin_project_lite::pin_project;
 
 use crate::context::Context;
-use crate::current::Scope;
-use crate::span::SpanGuard;
+use crate::local::current::Scope;
+use crate::local::guard::SpanGuard;
 
 pin_project! {
     /// The body of a traced `async fn`, polled inside its span.

@@ -1,4 +1,4 @@
-//! `FinishedSpan`: one recorded span as sinks and test captures see it, and as the hot path
+//! `SpanRecord`: one recorded span as sinks and test captures see it, and as the hot path
 //! builds it: in place inside the span guard, moved whole into the tracer's queue when it finishes
 //! (no allocation unless it has tags or logs made at run time), what is known at compile time
 //! left in the call site's `static`.
@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustracing::log::LogField;
 use rustracing::tag::Tag;
 
-use crate::context::{SpanId, TraceId};
-use crate::span::Callsite;
+use crate::ids::{SpanId, TraceId};
+use crate::local::guard::Callsite;
 use crate::tag::{StaticTag, TagValue};
 
 /// How a span relates to its parent (OpenTracing references).
@@ -71,7 +71,7 @@ impl fmt::Debug for Log {
 /// kept small (88 bytes) because it is moved whole, from the span guard into the queue and out:
 /// at this size a move is a handful of register copies, not a `memcpy` call.
 #[derive(Clone)]
-pub struct FinishedSpan {
+pub struct SpanRecord {
     /// Name, tags and reference kind fixed at the call site.
     pub(crate) callsite: &'static Callsite,
     /// What only some spans have; allocated when the first of it is set.
@@ -100,7 +100,7 @@ pub(crate) struct More {
     pub(crate) logs: Vec<Log>,
 }
 
-impl FinishedSpan {
+impl SpanRecord {
     /// The operation name (`GetAllImages`, `HTTP GET /v0/images/{id}`).
     pub fn operation_name(&self) -> &str {
         match self.more.as_deref().and_then(|m| m.name.as_deref()) {
@@ -204,9 +204,9 @@ impl FinishedSpan {
     }
 }
 
-impl fmt::Debug for FinishedSpan {
+impl fmt::Debug for SpanRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FinishedSpan")
+        f.debug_struct("SpanRecord")
             .field("name", &self.operation_name())
             .field("trace_id", &self.trace_id)
             .field("span_id", &self.span_id)
@@ -223,22 +223,22 @@ impl fmt::Debug for FinishedSpan {
 // Moved whole on every sampled call: a field that grows it past the size LLVM moves in registers
 // turns each move into a `memcpy` call (measured: +40 ns a span).
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<FinishedSpan>() <= 88);
+const _: () = assert!(std::mem::size_of::<SpanRecord>() <= 88);
 
 /// A bare span with id `id`, for tests of the machinery spans pass through.
 #[cfg(test)]
-pub(crate) fn test_span(id: u64) -> FinishedSpan {
-    static CALLSITE: crate::span::Callsite = crate::span::Callsite {
+pub(crate) fn test_span(id: u64) -> SpanRecord {
+    static CALLSITE: crate::local::guard::Callsite = crate::local::guard::Callsite {
         name: "test",
         tags: &[],
         follows_from: false,
     };
-    FinishedSpan {
+    SpanRecord {
         callsite: &CALLSITE,
         more: None,
-        trace_id: crate::context::TraceId::new(0, 1),
-        span_id: crate::context::SpanId::new(id),
-        parent_id: crate::context::SpanId::new(0),
+        trace_id: crate::ids::TraceId::new(0, 1),
+        span_id: crate::ids::SpanId::new(id),
+        parent_id: crate::ids::SpanId::new(0),
         sampler_tags: None,
         start: fastant::Instant::ZERO,
         end: fastant::Instant::ZERO,

@@ -10,19 +10,30 @@ use std::marker::PhantomData;
 use std::ptr;
 
 use crate::context::Context;
-use crate::finished::FinishedSpan;
+use crate::local::record::SpanRecord;
 
 struct Current {
     cx: UnsafeCell<Context>,
     /// The record of the open sampled span, owned by its guard; null when the current span is
     /// not recorded.
-    span: Cell<*mut FinishedSpan>,
+    span: Cell<*mut SpanRecord>,
 }
 
 thread_local! {
     static CURRENT: Current = const {
         Current { cx: UnsafeCell::new(Context::NONE), span: Cell::new(ptr::null_mut()) }
     };
+}
+
+impl Context {
+    /// The context of the span running now on this thread or async task, or [`Context::NONE`]
+    /// (carrying only baggage, if some was set) when there is none.
+    pub fn current() -> Context {
+        with_mut(|cx| {
+            cx.make_ids();
+            cx.clone()
+        })
+    }
 }
 
 /// Runs `f` with the current context.
@@ -54,7 +65,7 @@ pub(crate) fn with_mut<R>(f: impl FnOnce(&mut Context) -> R) -> R {
 }
 
 /// Runs `f` on the open span of this thread's current scope, if it is recorded.
-pub(crate) fn with_open_span(f: impl FnOnce(&mut FinishedSpan)) {
+pub(crate) fn with_open_span(f: impl FnOnce(&mut SpanRecord)) {
     let _ = CURRENT.try_with(|c| {
         let span = c.span.get();
         if !span.is_null() {
@@ -70,7 +81,7 @@ pub(crate) fn with_open_span(f: impl FnOnce(&mut FinishedSpan)) {
 /// the context it owns.
 pub(crate) struct Scope<'a> {
     cx: *mut Context,
-    prev_span: *mut FinishedSpan,
+    prev_span: *mut SpanRecord,
     entered: bool,
     _borrow: PhantomData<&'a mut Context>,
 }
@@ -90,7 +101,7 @@ impl<'a> Scope<'a> {
     /// # Safety
     /// `cx` and a non-null `span` must stay valid, unmoved and otherwise unaccessed for `'a`.
     #[inline]
-    pub(crate) unsafe fn enter(cx: *mut Context, span: *mut FinishedSpan) -> Self {
+    pub(crate) unsafe fn enter(cx: *mut Context, span: *mut SpanRecord) -> Self {
         let entered = CURRENT.try_with(|c| {
             // SAFETY: the two contexts are distinct (one is thread-local, the other the
             // caller's) and no reference into either is alive during the swap.
