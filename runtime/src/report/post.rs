@@ -7,7 +7,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::collector::Endpoint;
 
@@ -20,7 +20,8 @@ const MAX_ANSWER: u64 = 64 * 1024;
 #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) struct Answer {
     pub(crate) status: u16,
-    /// `Retry-After` in seconds, when the answer carries one.
+    /// How long `Retry-After` asks to wait (seconds, or until an HTTP date), when the answer
+    /// carries one.
     pub(crate) retry_after: Option<Duration>,
     /// The body, as far as it was read (bounded).
     pub(crate) body: Vec<u8>,
@@ -118,8 +119,15 @@ fn read_answer(mut reader: impl BufRead) -> io::Result<Answer> {
         match name.trim().to_ascii_lowercase().as_str() {
             "content-length" => length = value.parse::<u64>().ok(),
             "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
-            // Seconds; an HTTP date is left to the sink's own backoff.
-            "retry-after" => retry_after = value.parse::<u64>().ok().map(Duration::from_secs),
+            "retry-after" => {
+                retry_after = match value.parse::<u64>() {
+                    Ok(seconds) => Some(Duration::from_secs(seconds)),
+                    Err(_) => http_date(value).map(|at| {
+                        at.duration_since(SystemTime::now())
+                            .unwrap_or(Duration::ZERO)
+                    }),
+                }
+            }
             _ => {}
         }
     }
@@ -153,6 +161,44 @@ fn read_answer(mut reader: impl BufRead) -> io::Result<Answer> {
     })
 }
 
+/// An HTTP date in its one current form (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`).
+fn http_date(text: &str) -> Option<SystemTime> {
+    let mut parts = text.split_whitespace();
+    let _weekday = parts.next()?;
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = parts.next()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == month)? as u64
+        + 1;
+    let year: u64 = parts.next()?.parse().ok()?;
+    let mut clock = parts.next()?.split(':').map(|n| n.parse::<u64>().ok());
+    let (h, m, s) = (clock.next()??, clock.next()??, clock.next()??);
+    if parts.next()? != "GMT"
+        || !(1..=31).contains(&day)
+        || year < 1970
+        || h > 23
+        || m > 59
+        || s > 60
+    {
+        return None;
+    }
+    // Days since the epoch of a civil date (Howard Hinnant's algorithm), years from March.
+    let (y, mp) = if month > 2 {
+        (year, month - 3)
+    } else {
+        (year - 1, month + 9)
+    };
+    let era = y / 400;
+    let yoe = y % 400;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    Some(UNIX_EPOCH + Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,14 +224,32 @@ mod tests {
         let closed = read_answer(&b"HTTP/1.0 200 OK\r\n\r\nall of it"[..]).unwrap();
         assert_eq!(closed.body, b"all of it");
         assert_eq!(closed.retry_after, None);
-        let date = read_answer(
+        // A date gone by: retry now; one far ahead: wait (the sink caps the wait).
+        let past = read_answer(
             &b"HTTP/1.1 503 x\r\nRetry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n\r\n"[..],
         )
         .unwrap();
-        assert_eq!(date.retry_after, None);
+        assert_eq!(past.retry_after, Some(Duration::ZERO));
+        let ahead = read_answer(
+            &b"HTTP/1.1 503 x\r\nRetry-After: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n"[..],
+        )
+        .unwrap();
+        assert!(ahead.retry_after.unwrap() > Duration::from_secs(50 * 365 * 86_400));
         assert!(read_answer(&b"SSH-2.0-OpenSSH\r\n"[..])
             .unwrap_err()
             .to_string()
             .contains("not an HTTP answer"));
+    }
+
+    #[test]
+    fn http_dates_are_read() {
+        let unix = |text| http_date(text).map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs());
+        assert_eq!(unix("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(unix("Wed, 21 Oct 2015 07:28:00 GMT"), Some(1_445_412_480));
+        assert_eq!(unix("Thu, 29 Feb 2024 23:59:59 GMT"), Some(1_709_251_199));
+        assert_eq!(unix("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(unix("Sun, 06 Nov 1994 08:49:37 PST"), None);
+        assert_eq!(unix("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(unix("Sun, 06 Nov 1994 25:49:37 GMT"), None);
     }
 }
