@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use traced::traced;
 
 use crate::blobs::{BlobStore, blocking};
-use crate::repository::is_image_id;
+use crate::repository::{is_image_id, new_id};
 
 /// Images' bytes in a directory.
 #[derive(Debug, Clone)]
@@ -78,7 +78,9 @@ impl BlobStore for DiskStore {
 /// Writes an image's bytes whole or not at all, and never over another image's.
 #[traced(tags(fs.operation = "write", bytes = bytes.len()))]
 fn write_blob(dir: &Path, id: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let temporary = dir.join(format!("{id}.partial"));
+    // A temporary file of this write's own: uploads racing for one id must not write into the
+    // same file, or the one linked into place could hold another's half-written bytes.
+    let temporary = dir.join(format!("{id}.{}.partial", new_id()));
     // A link rather than a rename: it fails, instead of replacing, when the id is taken.
     let written = std::fs::write(&temporary, bytes)
         .and_then(|()| std::fs::hard_link(&temporary, dir.join(id)));
