@@ -42,7 +42,7 @@ fn traced_spans() -> Vec<traced::SpanRecord> {
     capture.spans()
 }
 
-fn rustracing_spans() -> Vec<rustracing_jaeger::span::SpanRecord> {
+fn rustracing_spans() -> Vec<rustracing_jaeger::span::FinishedSpan> {
     let (tracer, finished) = rustracing_jaeger::Tracer::new(rustracing::sampler::AllSampler);
     for _ in 0..BATCH {
         let span = tracer

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::propagation::Format;
-use crate::report::{Auth, Protocol, Sink};
+use crate::report::{AgentSink, Auth, Protocol, Sink};
 use crate::sampler::Sampler;
 use crate::tag::{IntoTagValue, TagValue};
 
@@ -114,7 +114,7 @@ impl Config {
                 address: "127.0.0.1:6831".into(),
                 protocol: Protocol::Compact,
             },
-            max_packet_size: crate::report::agent::DEFAULT_MAX_PACKET_SIZE,
+            max_packet_size: AgentSink::DEFAULT_MAX_PACKET_SIZE,
             max_tag_value_length: crate::report::DEFAULT_MAX_TAG_VALUE_LENGTH,
             log_spans: false,
             queue_size: DEFAULT_QUEUE_SIZE,

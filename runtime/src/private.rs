@@ -108,6 +108,7 @@ impl SpanGuard {
 
 /// A span made current by [`SpanGuard::enter`]; the previous context comes back when dropped.
 #[must_use]
+#[allow(missing_debug_implementations)] // generated code only binds it
 pub struct Entered<'a>(#[allow(dead_code)] Option<Scope<'a>>);
 
 /// The type of a parameter taken as the parent context: `Context` or `&Context`.
@@ -154,6 +155,7 @@ impl<'a> ContextParam<'a> for &Context {
 }
 
 /// A borrowed value handed to the dispatch traits.
+#[allow(missing_debug_implementations)] // a type for method lookup, never shown
 pub struct Val<'a, T: ?Sized>(pub &'a T);
 
 /// A function's return value: `Err` of an error with `Display` text.

@@ -64,6 +64,7 @@ impl Sink for Discard {
 }
 
 /// An installed tracer whose spans are kept in memory. Dropping it uninstalls the tracer.
+#[derive(Debug)]
 pub struct Capture {
     store: Store,
     guard: Option<TracerGuard>,

@@ -227,7 +227,7 @@ fn ret_records_the_return_value() {
 }
 
 mod renamed {
-    pub use traced as tracing_dependency;
+    pub(crate) use traced as tracing_dependency;
 }
 
 #[traced(crate = renamed::tracing_dependency, tags(via = "renamed"))]

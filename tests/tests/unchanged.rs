@@ -134,8 +134,10 @@ fn returned_wait() -> impl Future<Output = ()> {
     async { std::future::pending::<()>().await }
 }
 
+type Waiting = Pin<Box<dyn Future<Output = ()>>>;
+
 /// Every shape of future `#[traced]` makes, each waiting forever.
-fn waiting_futures() -> Vec<(&'static str, Pin<Box<dyn Future<Output = ()>>>)> {
+fn waiting_futures() -> Vec<(&'static str, Waiting)> {
     vec![
         ("native_wait", Box::pin(native_wait())),
         ("returned_wait", Box::pin(returned_wait())),
@@ -182,7 +184,7 @@ fn a_reference_to_a_tag_value_is_a_tag_value() {
 }
 
 #[traced(args)]
-fn gated(#[cfg(any())] hidden: u32, #[cfg(all())] shown: u32) -> u32 {
+fn gated(#[cfg(any())] hidden: u32, #[cfg(test)] shown: u32) -> u32 {
     shown
 }
 

@@ -227,10 +227,12 @@ impl SpanGuard {
     /// its own (no tracer, or an unsampled ambient parent), the current context.
     pub(crate) fn context(&self) -> Context {
         if self.enters_scope() {
-            // SAFETY: initialised when `kind` is not `Off`; swapped only while a `Scope` lives,
-            // and scopes borrow `self` for their whole life, so none is alive during `&self`;
-            // nor is any other reference to it.
-            let cx = unsafe { (*self.cx.get()).assume_init_mut() };
+            // SAFETY: the cell's pointer is valid for `self`'s life; swapped only while a
+            // `Scope` lives, and scopes borrow `self` for their whole life, so none is alive
+            // during `&self`; nor is any other reference to it.
+            let slot = unsafe { &mut *self.cx.get() };
+            // SAFETY: initialised when `kind` is not `Off`.
+            let cx = unsafe { slot.assume_init_mut() };
             cx.make_ids();
             cx.clone()
         } else {
@@ -242,10 +244,12 @@ impl SpanGuard {
     #[inline]
     pub(crate) fn with_record(&self, f: impl FnOnce(&mut SpanRecord)) {
         if self.is_sampled() {
-            // SAFETY: initialised when `kind` is `Record`. The only other access is through the
-            // thread-local pointer of an entered scope, and no scope is entered while crate code
-            // holding `&self` runs `f`.
-            f(unsafe { (*self.record.get()).assume_init_mut() });
+            // SAFETY: the cell's pointer is valid for `self`'s life. The only other access is
+            // through the thread-local pointer of an entered scope, and no scope is entered while
+            // crate code holding `&self` runs `f`.
+            let slot = unsafe { &mut *self.record.get() };
+            // SAFETY: initialised when `kind` is `Record`.
+            f(unsafe { slot.assume_init_mut() });
         }
     }
 

@@ -71,9 +71,12 @@ impl Ring {
         if head == self.tail.0.load(Ordering::Acquire) {
             return None;
         }
+        // SAFETY: the slot's pointer is valid for the ring's life; slots in `head..tail` are
+        // the consumer's alone until `head` moves past them.
+        let slot = unsafe { &*self.slots[head & self.mask].get() };
         // SAFETY: slots in `head..tail` were written and published by the producer's release
         // store of `tail`; the producer does not touch them again until `head` moves past.
-        let span = unsafe { (*self.slots[head & self.mask].get()).assume_init_read() };
+        let span = unsafe { slot.assume_init_read() };
         self.head.0.store(head.wrapping_add(1), Ordering::Release);
         Some(span)
     }
@@ -176,6 +179,7 @@ mod tests {
         let first = unsafe { ring.pop() }.expect("a span");
         assert_eq!(first.span_id().get(), 1);
         assert!(producer.push(span(6)).is_ok());
+        // SAFETY: this test is the only consumer.
         let ids: Vec<u64> = std::iter::from_fn(|| unsafe { ring.pop() })
             .map(|s| s.span_id().get())
             .collect();

@@ -69,10 +69,10 @@ pub struct AgentSink {
     limits: Limits,
 }
 
-/// The agent's default datagram limit (`--processor.jaeger-compact.server-max-packet-size`).
-pub const DEFAULT_MAX_PACKET_SIZE: usize = 65_000;
-
 impl AgentSink {
+    /// The agent's default datagram limit (`--processor.jaeger-compact.server-max-packet-size`).
+    pub const DEFAULT_MAX_PACKET_SIZE: usize = 65_000;
+
     /// A sink sending to `agent` (a `host:port`, resolved now) with `protocol`.
     pub fn new(agent: impl ToSocketAddrs, protocol: Protocol) -> io::Result<Self> {
         let agent = agent.to_socket_addrs()?.next().ok_or_else(|| {
@@ -87,7 +87,7 @@ impl AgentSink {
             socket: UdpSocket::bind(local)?,
             agent,
             protocol,
-            max_packet_size: DEFAULT_MAX_PACKET_SIZE,
+            max_packet_size: Self::DEFAULT_MAX_PACKET_SIZE,
             limits: Limits::default(),
         })
     }

@@ -20,6 +20,12 @@ pub struct ConsoleSink<W> {
     out: W,
 }
 
+impl<W> std::fmt::Debug for ConsoleSink<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleSink").finish_non_exhaustive()
+    }
+}
+
 impl ConsoleSink<io::Stdout> {
     /// Writes to standard output.
     pub fn stdout() -> Self {

@@ -38,6 +38,7 @@ impl Process {
 }
 
 /// Finished spans of one process, handed to a [`Sink`] together.
+#[derive(Debug)]
 pub struct Batch<'a> {
     pub(crate) process: &'a Process,
     pub(crate) spans: &'a [SpanRecord],

@@ -22,7 +22,7 @@ fn run(command: &mut Command) {
 /// The venv's python, with the pinned `tests/interop/requirements.txt` installed: made on first
 /// use and whenever the requirements change. A file lock keeps test processes that run at the
 /// same time (nextest) from building it twice.
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let venv = root.join("interop-venv");
     let python = venv.join("bin").join("python");
@@ -51,7 +51,7 @@ pub fn python() -> PathBuf {
 }
 
 /// A script in `tests/interop/`.
-pub fn script(name: &str) -> PathBuf {
+pub(crate) fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("interop")
         .join(name)
@@ -59,19 +59,19 @@ pub fn script(name: &str) -> PathBuf {
 
 /// A Python peer that prints the port it listens on first. Killed when dropped, if still
 /// running.
-pub struct Peer {
+pub(crate) struct Peer {
     child: Child,
     stdout: BufReader<ChildStdout>,
     pub port: u16,
 }
 
 impl Peer {
-    pub fn start(script_name: &str, args: &[&str]) -> Peer {
+    pub(crate) fn start(script_name: &str, args: &[&str]) -> Peer {
         Peer::start_with_env(script_name, args, &[])
     }
 
     /// [`Peer::start`] with environment variables set for the peer.
-    pub fn start_with_env(script_name: &str, args: &[&str], env: &[(&str, &str)]) -> Peer {
+    pub(crate) fn start_with_env(script_name: &str, args: &[&str], env: &[(&str, &str)]) -> Peer {
         let mut child = Command::new(python())
             .arg(script(script_name))
             .args(args)
@@ -95,7 +95,7 @@ impl Peer {
     }
 
     /// Closes the peer's stdin and reads the rest of its output until it exits.
-    pub fn finish(mut self) -> String {
+    pub(crate) fn finish(mut self) -> String {
         drop(self.child.stdin.take());
         let mut rest = String::new();
         self.stdout
@@ -117,7 +117,7 @@ impl Drop for Peer {
 
 /// The number of spans in an agent `emitBatch` datagram (thrift compact), decoded by
 /// thrift_codec.
-pub fn spans_in_datagram(datagram: &[u8]) -> usize {
+pub(crate) fn spans_in_datagram(datagram: &[u8]) -> usize {
     use thrift_codec::CompactDecode;
     use thrift_codec::data::{Data, Struct};
     use thrift_codec::message::Message;
@@ -138,7 +138,7 @@ pub fn spans_in_datagram(datagram: &[u8]) -> usize {
 
 /// CPU time (user + system) a thread of this process named `name` has used, if there is one
 /// (Linux: `/proc/self/task/*/stat`).
-pub fn thread_cpu(name: &str) -> Option<std::time::Duration> {
+pub(crate) fn thread_cpu(name: &str) -> Option<std::time::Duration> {
     let ticks_per_second =
         String::from_utf8(Command::new("getconf").arg("CLK_TCK").output().ok()?.stdout)
             .ok()?
