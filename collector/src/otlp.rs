@@ -13,7 +13,8 @@
 //!
 //! Input is untrusted, with the Jaeger ports' rules: the size is checked before the body is
 //! read, the protobuf decoder checks every length against the bytes left and bounds nesting,
-//! and a rejected request is counted in `/api/stats`. gzip bodies are refused (415) for now.
+//! and a rejected request is counted in `/api/stats`. A gzipped body (`Content-Encoding: gzip`)
+//! is inflated up to the same bound, its length and CRC checked.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -95,9 +96,11 @@ async fn post_traces(
         }
     };
     let content_encoding = text(header::CONTENT_ENCODING);
-    if !matches!(content_encoding.trim(), "" | "identity") {
-        let why =
-            format!("content encoding {content_encoding:?} is not supported: send it uncompressed");
+    let gzipped = content_encoding.trim() == "gzip";
+    if !gzipped && !matches!(content_encoding.trim(), "" | "identity") {
+        let why = format!(
+            "content encoding {content_encoding:?} is not supported: send gzip or identity"
+        );
         stats.reject(format!("OTLP request: {why}"));
         return answer(StatusCode::UNSUPPORTED_MEDIA_TYPE, encoding, &why);
     }
@@ -129,9 +132,24 @@ async fn post_traces(
             return answer(StatusCode::REQUEST_TIMEOUT, encoding, "body too slow");
         }
     };
+    let inflated;
+    let plain: &[u8] = if gzipped {
+        match gunzip(&body) {
+            Ok(bytes) => {
+                inflated = bytes;
+                &inflated
+            }
+            Err(e) => {
+                stats.reject(format!("OTLP request of {} gzipped bytes: {e}", body.len()));
+                return answer(StatusCode::BAD_REQUEST, encoding, &e);
+            }
+        }
+    } else {
+        &body
+    };
     let decoded = match encoding {
-        Encoding::Protobuf => decode_protobuf(&body),
-        Encoding::Json => decode_json(&body),
+        Encoding::Protobuf => decode_protobuf(plain),
+        Encoding::Json => decode_json(plain),
     };
     match decoded {
         Ok(spans) => {
@@ -144,6 +162,74 @@ async fn post_traces(
             answer(StatusCode::BAD_REQUEST, encoding, &e)
         }
     }
+}
+
+/// CRC-32 (IEEE), bit by bit: it checks an inflated body once.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                0xEDB8_8320 ^ (crc >> 1)
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A gzip member (RFC 1952) inflated, at most [`MAX_BODY`] bytes of it (a small body that
+/// inflates to gigabytes is refused, not held), its length and CRC checked.
+pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    const FHCRC: u8 = 2;
+    const FEXTRA: u8 = 4;
+    const FNAME: u8 = 8;
+    const FCOMMENT: u8 = 16;
+    let cut = || "a gzip body cut short".to_owned();
+    if bytes.len() < 18 || bytes[..3] != [0x1F, 0x8B, 8] {
+        return Err("not a gzip body".into());
+    }
+    let flags = bytes[3];
+    let mut at = 10;
+    if flags & FEXTRA != 0 {
+        let len = usize::from(u16::from_le_bytes([
+            *bytes.get(at).ok_or_else(cut)?,
+            *bytes.get(at + 1).ok_or_else(cut)?,
+        ]));
+        at += 2 + len;
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            let end = bytes
+                .get(at..)
+                .ok_or_else(cut)?
+                .iter()
+                .position(|b| *b == 0)
+                .ok_or_else(cut)?;
+            at += end + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        at += 2;
+    }
+    let deflated = bytes.get(at..bytes.len() - 8).ok_or_else(cut)?;
+    let inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(deflated, MAX_BODY).map_err(
+        |e| match e.status {
+            miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
+                format!("a gzip body inflating past {MAX_BODY} bytes")
+            }
+            status => format!("a gzip body that does not inflate ({status:?})"),
+        },
+    )?;
+    let trailer = &bytes[bytes.len() - 8..];
+    let crc = u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes"));
+    let size = u32::from_le_bytes(trailer[4..].try_into().expect("4 bytes"));
+    if size != inflated.len() as u32 || crc != crc32(&inflated) {
+        return Err("a gzip body whose length or CRC does not match".into());
+    }
+    Ok(inflated)
 }
 
 /// What one OTLP span carries, before it becomes a Jaeger one.
@@ -734,6 +820,9 @@ mod tests {
     /// event and a link, and its client child.
     const PYTHON_EXPORT: &str = "0afd020a2e0a180a0c736572766963652e6e616d6512080a0670792d7376630a120a09686f73742e6e616d6512050a03626f7812ca020a0d0a0670792e6c69621203312e3012f8010a100af7651916cd43dd8448eb211c80319c1208b7ad6b71692033311a0876656e646f723d78220800f067aa0ba902b72a0b474554202f696d6167657330023915cd853dfe9c9717419551a43dfe9c97174a170a10687474702e7374617475735f636f6465120318f4034a120a05726174696f120921000000000000e03f4a080a026f6b120210004a130a046c697374120b2a090a030a01610a0218025a310900178e3dfe9c97171209657863657074696f6e1a1b0a11657863657074696f6e2e6d65737361676512060a04626f6f6d6a1c0a1011111111111111112222222222222222120833333333333333337a081204626f6f6d1802123e0a100af7651916cd43dd8448eb211c80319c120800000000000000422208b7ad6b71692033312a02646230033900178e3dfe9c97174120b8953dfe9c9717";
 
+    /// `PYTHON_EXPORT` as Python's `gzip.GzipFile(filename="export.pb", mtime=0)` writes it.
+    const PYTHON_GZIP: &str = "1f8b08080000000002ff6578706f72742e706200e3facbc4a5c725c1c5539c5a5496999caa9797989b2ac4c1c55650a95b5c96cc25c4c599915f5c021166e5624ecaaf103ac5c4c50b52a097939924c46ca86720f483914b80eb7baaa4d859e7bb2d1eaf15651a0ce708716c5f9b5d98a9606c28c551969a97925f645ba1c4c1f0217d15f74aa6ed5adceeae210afa99b989e9a9c5064c96a2675b6dffcd992eee3835700998e125ce2590515252a0575c9258525a1c9f9c9f922ac42cf185d94b888bb528b124335f885391010c1ed87b717031e5670b310930780973b1e464169708716b717231733126723149304519723288f7818d15e24cad484e2d006acf9392e6128473f472538b8b816e1162e36249cacfcfcd92e112108402252810e23086822a0e21b02a0926213b6c3e87b88bc149091e065a4c294906cc963067382aec980a6600002da3010b80010000";
+
     /// The same export in the OTLP JSON mapping.
     const JSON_EXPORT: &str = r#"{"resourceSpans":[{"resource":{"attributes":[
         {"key":"service.name","value":{"stringValue":"py-svc"}},
@@ -752,6 +841,47 @@ mod tests {
         {"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"0000000000000042",
          "parentSpanId":"b7ad6b7169203331","name":"db","kind":"SPAN_KIND_CLIENT",
          "startTimeUnixNano":"1700000000124000000","endTimeUnixNano":"1700000000124500000"}]}]}]}"#;
+
+    /// `PYTHON_EXPORT` gzipped by Python's `gzip.compress` (with a file name, to exercise the
+    /// header's optional fields).
+    fn python_gzip() -> Vec<u8> {
+        hex(PYTHON_GZIP)
+    }
+
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn gzip_bodies_inflate_and_bad_ones_are_refused() {
+        assert_eq!(gunzip(&python_gzip()).unwrap(), python_bytes());
+        let mut flipped = python_gzip();
+        let last = flipped.len() - 5;
+        flipped[last] ^= 1;
+        assert_eq!(
+            gunzip(&flipped).unwrap_err(),
+            "a gzip body whose length or CRC does not match"
+        );
+        assert_eq!(gunzip(b"{}").unwrap_err(), "not a gzip body");
+        let gz = python_gzip();
+        assert!(gunzip(&gz[..gz.len() / 2]).is_err());
+        // A megabyte past the bound in zeros, gzipped to a few kilobytes: refused at the bound,
+        // not inflated whole.
+        let zeros = vec![0u8; MAX_BODY + (1 << 20)];
+        let mut bomb = vec![0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255];
+        bomb.extend(miniz_oxide::deflate::compress_to_vec(&zeros, 1));
+        bomb.extend(crc32(&zeros).to_le_bytes());
+        bomb.extend((zeros.len() as u32).to_le_bytes());
+        assert!(bomb.len() < 100_000);
+        assert_eq!(
+            gunzip(&bomb).unwrap_err(),
+            format!("a gzip body inflating past {MAX_BODY} bytes")
+        );
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
 
     fn python_bytes() -> Vec<u8> {
         (0..PYTHON_EXPORT.len())
@@ -952,10 +1082,17 @@ mod tests {
 
         let (status, _) = post(router(), "Content-Type: text/plain\r\n", b"hi");
         assert_eq!(status, "HTTP/1.1 415 Unsupported Media Type");
-        let (status, _) = post(
+        let (status, body) = post(
             router(),
             "Content-Type: application/x-protobuf\r\nContent-Encoding: gzip\r\n",
-            b"\x1f\x8b",
+            &python_gzip(),
+        );
+        assert_eq!((status.as_str(), body.as_str()), ("HTTP/1.1 200 OK", ""));
+        assert_eq!(stats.spans.load(Ordering::Relaxed), 6);
+        let (status, _) = post(
+            router(),
+            "Content-Type: application/x-protobuf\r\nContent-Encoding: br\r\n",
+            b"x",
         );
         assert_eq!(status, "HTTP/1.1 415 Unsupported Media Type");
         let (status, body) = post(
@@ -966,7 +1103,7 @@ mod tests {
         assert_eq!(status, "HTTP/1.1 400 Bad Request");
         assert!(body.starts_with("a field of"), "{body}");
         assert_eq!(stats.rejected.load(Ordering::Relaxed), 3);
-        assert_eq!(stats.requests.load(Ordering::Relaxed), 5);
+        assert_eq!(stats.requests.load(Ordering::Relaxed), 6);
         let last = stats.last_rejection.lock().unwrap().clone().unwrap();
         assert!(last.starts_with("OTLP request of 100 bytes"), "{last}");
     }
@@ -976,6 +1113,9 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = decode_protobuf(&bytes);
             let _ = decode_json(&bytes);
+            let mut gz = vec![0x1F, 0x8B, 8];
+            gz.extend(&bytes);
+            let _ = gunzip(&gz);
         }
 
         #[test]
