@@ -28,12 +28,14 @@ fn crc32(data: &[u8]) -> u32 {
     })
 }
 
-/// `data` gzipped, at deflate level 6 (gzip's default).
+/// `data` gzipped, at deflate level 1: on 1,024-span batches a tenth larger than gzip's default
+/// level 6 and three times as fast (0.66 M spans/s against 0.21 M, with the encoding;
+/// `benches/otlp_encode.rs`), and the reporter thread's time is what bounds its throughput.
 pub(super) fn compress(data: &[u8]) -> Vec<u8> {
-    let deflated = miniz_oxide::deflate::compress_to_vec(data, 6);
+    let deflated = miniz_oxide::deflate::compress_to_vec(data, 1);
     let mut out = Vec::with_capacity(deflated.len() + 18);
-    // Magic, deflate, no flags, no time, no extra flags, unknown OS.
-    out.extend_from_slice(&[0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255]);
+    // Magic, deflate, no flags, no time, "fastest" (4), unknown OS.
+    out.extend_from_slice(&[0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 4, 255]);
     out.extend_from_slice(&deflated);
     out.extend_from_slice(&crc32(data).to_le_bytes());
     // The length modulo 2^32, as the format says.

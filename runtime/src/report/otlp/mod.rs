@@ -204,8 +204,9 @@ impl OtlpSink {
         post::resolve(&self.endpoint)
     }
 
-    /// The request body for `batch`, encoded and compressed as configured.
-    fn body(&self, batch: &Batch<'_>) -> Vec<u8> {
+    /// The request body [`Sink::send`] posts for `batch`: an `ExportTraceServiceRequest`,
+    /// encoded and compressed as configured (to keep, or to measure the encoding alone).
+    pub fn body(&self, batch: &Batch<'_>) -> Vec<u8> {
         let encoded = match self.protocol {
             OtlpProtocol::Protobuf => {
                 let mut out = Vec::with_capacity(256 * batch.len() + 256);
