@@ -1108,6 +1108,149 @@ mod tests {
         assert!(last.starts_with("OTLP request of 100 bytes"), "{last}");
     }
 
+    /// OpenTelemetry's Python SDK and its OTLP/HTTP exporter, pinned, with what they import.
+    const SDK_REQUIREMENTS: &str = "opentelemetry-sdk==1.45.2 \
+        opentelemetry-exporter-otlp-proto-http==1.45.2 opentelemetry-api==1.45.2 \
+        opentelemetry-exporter-otlp-common==0.66b2 opentelemetry-exporter-otlp-proto-common==1.45.2 \
+        opentelemetry-proto==1.45.2 protobuf==7.36.2 \
+        opentelemetry-semantic-conventions==0.66b2 googleapis-common-protos==1.76.0 \
+        requests==2.34.2 typing_extensions==4.16.0 certifi==2026.10.19.post1 \
+        charset-normalizer==3.5.3 idna==3.20 urllib3==2.8.0 \
+        opentelemetry-exporter-http-transport==0.66b2";
+
+    /// A Python service traced by OpenTelemetry's SDK: a server span and its failed child with
+    /// an event, exported by the SDK's OTLP/HTTP exporter to `argv[1]` (gzipped when `argv[2]`
+    /// says `gzip`); prints the trace id and both span ids.
+    const SDK_SCRIPT: &str = r#"
+import sys
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+compression = Compression.Gzip if sys.argv[2] == "gzip" else Compression.NoCompression
+provider = TracerProvider(resource=Resource.create({"service.name": "py-sdk"}))
+provider.add_span_processor(
+    SimpleSpanProcessor(OTLPSpanExporter(endpoint=sys.argv[1], compression=compression)))
+tracer = provider.get_tracer("interop", "2.0")
+with tracer.start_as_current_span(
+        "GET /images", kind=trace.SpanKind.SERVER, attributes={"http.status_code": 500}) as parent:
+    with tracer.start_as_current_span("load") as child:
+        child.add_event("cache miss", {"key": "images/7"})
+        child.set_status(trace.Status(trace.StatusCode.ERROR, "boom"))
+print(format(parent.get_span_context().trace_id, "032x"),
+      format(parent.get_span_context().span_id, "016x"),
+      format(child.get_span_context().span_id, "016x"))
+provider.shutdown()
+"#;
+
+    /// The venv's python with the SDK installed, under the target directory; built aside and
+    /// renamed into place, so test processes running at once never use a half-built one.
+    fn sdk_python() -> std::path::PathBuf {
+        use std::process::Command;
+
+        let run = |command: &mut Command| {
+            let output = command.output().expect("runs");
+            assert!(
+                output.status.success(),
+                "{command:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+            std::path::PathBuf::from,
+        );
+        let root = target.join("tmp");
+        let venv = root.join("otlp-sdk-venv");
+        let stamp = |venv: &std::path::Path| venv.join("installed-requirements.txt");
+        if std::fs::read_to_string(stamp(&venv)).ok().as_deref() != Some(SDK_REQUIREMENTS) {
+            let staging = root.join(format!("otlp-sdk-venv.{}", std::process::id()));
+            run(Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(&staging));
+            run(Command::new(staging.join("bin/python"))
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(SDK_REQUIREMENTS.split_whitespace()));
+            std::fs::write(stamp(&staging), SDK_REQUIREMENTS).expect("stamp");
+            let _ = std::fs::remove_dir_all(&venv);
+            if std::fs::rename(&staging, &venv).is_err() {
+                let _ = std::fs::remove_dir_all(&staging);
+            }
+        }
+        venv.join("bin/python")
+    }
+
+    #[test]
+    fn opentelemetrys_python_sdk_exports_here_plain_and_gzipped() {
+        let python = sdk_python();
+        let store = Arc::new(Store::new(crate::store::Limits::default()));
+        let stats = Arc::new(Stats::default());
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        let router = http(store.clone(), stats.clone(), Duration::from_secs(5));
+        let server = runtime.spawn(async move { axum::serve(listener, router).await });
+        for compression in ["none", "gzip"] {
+            let output = std::process::Command::new(&python)
+                .args(["-c", SDK_SCRIPT, &url, compression])
+                .output()
+                .expect("runs the Python service");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success() && stderr.is_empty(), "{stderr}");
+            let ids = String::from_utf8(output.stdout).unwrap();
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            let trace_id: TraceId = ids[0].parse().unwrap();
+            let (parent_id, child_id) = (
+                u64::from_str_radix(ids[1], 16).unwrap(),
+                u64::from_str_radix(ids[2], 16).unwrap(),
+            );
+            let trace = store.trace(trace_id).expect("the trace is stored");
+            assert_eq!(trace.len(), 2, "{compression}: {trace:#?}");
+            let parent = trace.iter().find(|s| s.span_id == parent_id).unwrap();
+            let child = trace.iter().find(|s| s.span_id == child_id).unwrap();
+            assert_eq!(parent.process.service_name, "py-sdk");
+            assert_eq!(parent.operation_name, "GET /images");
+            assert_eq!(parent.span_kind(), "server");
+            assert_eq!(parent.parent(), None);
+            assert_eq!(value(parent, "http.status_code"), Some(Value::I64(500)));
+            assert_eq!(
+                value(parent, "otel.scope.name"),
+                Some(Value::Str("interop".into()))
+            );
+            assert_eq!(child.operation_name, "load");
+            assert_eq!(child.parent(), Some(parent_id));
+            assert_eq!(child.span_kind(), "internal");
+            assert!(child.is_error());
+            assert_eq!(
+                value(child, "otel.status_description"),
+                Some(Value::Str("boom".into()))
+            );
+            assert_eq!(child.logs.len(), 1);
+            assert_eq!(
+                child.logs[0].fields,
+                vec![
+                    tag("event", Value::Str("cache miss".into())),
+                    tag("key", Value::Str("images/7".into())),
+                ]
+            );
+            assert!(child.start_time >= parent.start_time);
+            assert!(child.start_time + child.duration <= parent.start_time + parent.duration + 1);
+        }
+        assert_eq!(stats.rejected.load(Ordering::Relaxed), 0);
+        server.abort();
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
