@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use traced::TraceId;
 
-use crate::analysis::{self, Window, attribution, critical_path, latency};
+use crate::analysis::{Window, attribution, critical_path, latency};
 use crate::json;
 use crate::store::Store;
 
@@ -119,7 +119,9 @@ async fn latency(State(store): State<Arc<Store>>, UrlQuery(params): UrlQuery<Par
         service: param(&params, "service").map(str::to_owned),
         span_kind: param(&params, "spanKind").map(str::to_owned),
     };
-    let stats = latency::per_operation(&analysis::traces(&store, window), window, &filter);
+    let stats = store.scan(window.start, window.end, |traces| {
+        latency::per_operation(traces, window, &filter)
+    });
     if wants_text(&params) {
         return text(latency::render(&stats, window));
     }
@@ -153,7 +155,10 @@ async fn attribution(
         operation: operation.to_owned(),
         percentile,
     };
-    match attribution::attribute(&analysis::traces(&store, window), &question) {
+    let answer = store.scan(window.start, window.end, |traces| {
+        attribution::attribute(traces, &question)
+    });
+    match answer {
         Some(answer) if wants_text(&params) => text(answer.render()),
         Some(answer) => Json(json!({ "data": answer.to_json() })).into_response(),
         None => {

@@ -104,11 +104,10 @@ async fn dependencies(State(api): State<Api>, UrlQuery(params): UrlQuery<Params>
     let start = end.saturating_sub(lookback).saturating_mul(1_000);
     let service = param(&params, "service");
     // Jaeger's links, with the failed calls (`errorCount`) added for the service graph.
-    let window = crate::analysis::Window {
-        start,
-        end: end.saturating_mul(1_000),
-    };
-    let data = crate::analysis::dependencies::links(&crate::analysis::traces(&api.store, window))
+    let links = api.store.scan(start, end.saturating_mul(1_000), |traces| {
+        crate::analysis::dependencies::links(traces)
+    });
+    let data = links
         .iter()
         .filter(|l| service.is_none_or(|s| s == l.parent || s == l.child))
         .map(crate::analysis::dependencies::Link::to_json)

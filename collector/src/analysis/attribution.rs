@@ -9,7 +9,7 @@
 //! critical-path time explains. A critical path covers its request's whole duration, so the
 //! shares add up to the whole difference.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::critical_path;
@@ -89,28 +89,89 @@ pub struct Stack {
     pub typical: f64,
 }
 
-/// A request's critical-path time per operation and per call stack, and its duration.
+/// A request's duration and critical-path time per operation and per call stack (ids in
+/// [`Names`]; a few entries each, summed when a name comes back).
 struct Request {
     duration: i64,
-    by_operation: HashMap<(String, String), i64>,
-    by_stack: HashMap<String, i64>,
+    operations: Vec<(u32, i64)>,
+    stacks: Vec<(u32, i64)>,
+}
+
+/// The names one attribution meets, interned: operations as `(service, operation)`, call stacks
+/// as their caller's stack and their last operation. A request's path is then a few integers,
+/// not strings: attribution reads every request of an operation.
+#[derive(Default)]
+struct Names<'a> {
+    operation_ids: HashMap<(&'a str, &'a str), u32>,
+    operations: Vec<(&'a str, &'a str)>,
+    stack_ids: HashMap<(u32, u32), u32>,
+    /// Each stack's caller's stack (`NONE` at the request) and its operation.
+    stacks: Vec<(u32, u32)>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl<'a> Names<'a> {
+    fn operation(&mut self, span: &'a Span) -> u32 {
+        let key = (
+            span.process.service_name.as_str(),
+            span.operation_name.as_str(),
+        );
+        let next = self.operations.len() as u32;
+        *self.operation_ids.entry(key).or_insert_with(|| {
+            self.operations.push(key);
+            next
+        })
+    }
+
+    fn stack(&mut self, caller: u32, operation: u32) -> u32 {
+        let next = self.stacks.len() as u32;
+        *self
+            .stack_ids
+            .entry((caller, operation))
+            .or_insert_with(|| {
+                self.stacks.push((caller, operation));
+                next
+            })
+    }
+
+    /// `service operation` frames from the request down, joined by `;`.
+    fn frames(&self, mut stack: u32) -> String {
+        let mut frames = Vec::new();
+        while stack != NONE {
+            let (caller, operation) = self.stacks[stack as usize];
+            let (service, name) = self.operations[operation as usize];
+            frames.push(format!("{service} {name}"));
+            stack = caller;
+        }
+        frames.reverse();
+        frames.join(";")
+    }
+}
+
+fn add(entries: &mut Vec<(u32, i64)>, id: u32, time: i64) {
+    match entries.iter_mut().find(|(known, _)| *known == id) {
+        Some((_, sum)) => *sum += time,
+        None => entries.push((id, time)),
+    }
 }
 
 /// The requests of `question`'s operation in `traces`, split and compared; `None` when there
 /// is none.
-pub fn attribute(traces: &[Vec<Span>], question: &Question) -> Option<Attribution> {
+pub fn attribute<T: AsRef<[Span]>>(traces: &[T], question: &Question) -> Option<Attribution> {
+    let mut names = Names::default();
     let mut requests: Vec<Request> = Vec::new();
     for trace in traces {
-        let asked = |s: &&Span| {
+        let trace = trace.as_ref();
+        let asked = |s: &Span| {
             s.process.service_name == question.service && s.operation_name == question.operation
         };
-        if !trace.iter().any(|s| asked(&s)) {
+        if !trace.iter().any(asked) {
             continue;
         }
         let nodes = critical_path::nodes(trace);
-        let by_id: HashMap<u64, &Span> = trace.iter().map(|s| (s.span_id, s)).collect();
-        for span in trace.iter().filter(asked) {
-            requests.push(request(span, &nodes, &by_id));
+        for span in trace.iter().filter(|s| asked(s)) {
+            requests.push(request(trace, span, &nodes, &mut names));
         }
     }
     if requests.is_empty() {
@@ -129,35 +190,35 @@ pub fn attribute(traces: &[Vec<Span>], question: &Question) -> Option<Attributio
         .filter(|r| r.duration <= typical_bound)
         .collect();
 
-    let mean = |group: &[&Request], time: &dyn Fn(&Request) -> i64| {
-        group.iter().map(|r| time(r) as f64).sum::<f64>() / group.len() as f64
+    // Per name: total time and requests it is on, in the slow group [0] and the typical [1].
+    let totals = |count: usize, entries: &dyn Fn(&Request) -> &[(u32, i64)]| {
+        let mut totals = vec![([0i64; 2], [0usize; 2]); count];
+        for (g, group) in [&slow, &typical].into_iter().enumerate() {
+            for r in group {
+                for &(id, time) in entries(r) {
+                    totals[id as usize].0[g] += time;
+                    totals[id as usize].1[g] += 1;
+                }
+            }
+        }
+        totals
     };
-    let share = |group: &[&Request], key: &(String, String)| {
-        group
-            .iter()
-            .filter(|r| r.by_operation.contains_key(key))
-            .count() as f64
-            / group.len() as f64
-    };
-    let keys: BTreeMap<&(String, String), ()> = slow
-        .iter()
-        .chain(typical.iter())
-        .flat_map(|r| r.by_operation.keys())
-        .map(|k| (k, ()))
-        .collect();
-    let mut causes: Vec<Cause> = keys
-        .into_keys()
-        .map(|key| {
-            let time = |r: &Request| r.by_operation.get(key).copied().unwrap_or(0);
-            let (s, t) = (mean(&slow, &time), mean(&typical, &time));
+    let sizes = [slow.len() as f64, typical.len() as f64];
+    let mut causes: Vec<Cause> = totals(names.operations.len(), &|r| &r.operations)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (_, on))| on[0] + on[1] > 0)
+        .map(|(id, (time, on))| {
+            let (service, operation) = names.operations[id];
+            let (s, t) = (time[0] as f64 / sizes[0], time[1] as f64 / sizes[1]);
             Cause {
-                service: key.0.clone(),
-                operation: key.1.clone(),
+                service: service.to_owned(),
+                operation: operation.to_owned(),
                 slow: s,
                 typical: t,
                 difference: s - t,
-                in_slow: share(&slow, key),
-                in_typical: share(&typical, key),
+                in_slow: on[0] as f64 / sizes[0],
+                in_typical: on[1] as f64 / sizes[1],
             }
         })
         .collect();
@@ -167,37 +228,33 @@ pub fn attribute(traces: &[Vec<Span>], question: &Question) -> Option<Attributio
             .total_cmp(&a.difference)
             .then_with(|| (&a.service, &a.operation).cmp(&(&b.service, &b.operation)))
     });
-
-    let frames: BTreeMap<&String, ()> = slow
-        .iter()
-        .chain(typical.iter())
-        .flat_map(|r| r.by_stack.keys())
-        .map(|k| (k, ()))
-        .collect();
-    let stacks = frames
-        .into_keys()
-        .map(|frames| {
-            let time = |r: &Request| r.by_stack.get(frames).copied().unwrap_or(0);
-            Stack {
-                frames: frames.clone(),
-                slow: mean(&slow, &time),
-                typical: mean(&typical, &time),
-            }
+    let mut stacks: Vec<Stack> = totals(names.stacks.len(), &|r| &r.stacks)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (_, on))| on[0] + on[1] > 0)
+        .map(|(id, (time, _))| Stack {
+            frames: names.frames(id as u32),
+            slow: time[0] as f64 / sizes[0],
+            typical: time[1] as f64 / sizes[1],
         })
         .collect();
+    stacks.sort_by(|a, b| a.frames.cmp(&b.frames));
 
+    let mean = |group: &[&Request]| {
+        group.iter().map(|r| r.duration as f64).sum::<f64>() / group.len() as f64
+    };
     Some(Attribution {
         service: question.service.clone(),
         operation: question.operation.clone(),
         percentile: question.percentile,
         slow: Group {
             requests: slow.len(),
-            mean: mean(&slow, &|r| r.duration),
+            mean: mean(&slow),
             bound: slow_bound,
         },
         typical: Group {
             requests: typical.len(),
-            mean: mean(&typical, &|r| r.duration),
+            mean: mean(&typical),
             bound: typical_bound,
         },
         causes,
@@ -205,64 +262,64 @@ pub fn attribute(traces: &[Vec<Span>], question: &Question) -> Option<Attributio
     })
 }
 
-fn request(span: &Span, nodes: &[critical_path::Node], by_id: &HashMap<u64, &Span>) -> Request {
+fn request<'a>(
+    trace: &'a [Span],
+    span: &Span,
+    nodes: &[critical_path::Node],
+    names: &mut Names<'a>,
+) -> Request {
+    let mut request = Request {
+        duration: span.duration,
+        operations: Vec::new(),
+        stacks: Vec::new(),
+    };
     let sections = critical_path::of_span(nodes, span.span_id);
-    let mut by_operation: HashMap<(String, String), i64> = HashMap::new();
-    let mut by_stack: HashMap<String, i64> = HashMap::new();
-    let mut stacks: HashMap<u64, String> = HashMap::new();
-    for (id, time) in critical_path::time_per_span(&sections) {
-        let Some(on_path) = by_id.get(&id) else {
+    if sections.is_empty() {
+        return request;
+    }
+    let mut index: HashMap<u64, usize> = HashMap::with_capacity(trace.len());
+    for (i, s) in trace.iter().enumerate() {
+        index.entry(s.span_id).or_insert(i);
+    }
+    // Each span's stack, found once: from the span up to the request, then back down.
+    let mut stack_of: Vec<u32> = vec![NONE; trace.len()];
+    for section in &sections {
+        let Some(&at) = index.get(&section.span_id) else {
             continue;
         };
-        *by_operation
-            .entry((
-                on_path.process.service_name.clone(),
-                on_path.operation_name.clone(),
-            ))
-            .or_default() += time;
-        let stack = stack_of(id, span.span_id, by_id, &mut stacks);
-        *by_stack.entry(stack).or_default() += time;
-    }
-    Request {
-        duration: span.duration,
-        by_operation,
-        by_stack,
-    }
-}
-
-/// `service operation` frames from `request` down to `id`, joined by `;` (memoised: a path
-/// shares its ancestors' stacks).
-fn stack_of(
-    id: u64,
-    request: u64,
-    by_id: &HashMap<u64, &Span>,
-    memo: &mut HashMap<u64, String>,
-) -> String {
-    // The chain up to the request, iteratively: traces can nest deeply.
-    let mut chain = Vec::new();
-    let mut at = id;
-    while !memo.contains_key(&at) {
-        chain.push(at);
-        if at == request {
-            break;
-        }
-        match by_id.get(&at).and_then(|s| s.parent()) {
-            Some(parent) if by_id.contains_key(&parent) && chain.len() <= by_id.len() => {
-                at = parent;
+        if stack_of[at] == NONE {
+            let mut chain = vec![at];
+            let mut up = at;
+            while trace[up].span_id != span.span_id && chain.len() <= trace.len() {
+                match trace[up].parent().and_then(|p| index.get(&p)) {
+                    Some(&parent) if stack_of[parent] == NONE => {
+                        chain.push(parent);
+                        up = parent;
+                    }
+                    _ => break,
+                }
             }
-            _ => break,
+            let mut caller = trace[up]
+                .parent()
+                .and_then(|p| index.get(&p))
+                .map_or(NONE, |&p| stack_of[p]);
+            if trace[up].span_id == span.span_id {
+                caller = NONE;
+            }
+            for &i in chain.iter().rev() {
+                if stack_of[i] == NONE {
+                    let operation = names.operation(&trace[i]);
+                    stack_of[i] = names.stack(caller, operation);
+                }
+                caller = stack_of[i];
+            }
         }
+        let time = section.end - section.start;
+        let operation = names.operation(&trace[at]);
+        add(&mut request.operations, operation, time);
+        add(&mut request.stacks, stack_of[at], time);
     }
-    let mut stack = memo.get(&at).cloned().unwrap_or_default();
-    for &id in chain.iter().rev() {
-        let s = by_id[&id];
-        if !stack.is_empty() {
-            stack.push(';');
-        }
-        let _ = write!(stack, "{} {}", s.process.service_name, s.operation_name);
-        memo.insert(id, stack.clone());
-    }
-    stack
+    request
 }
 
 fn percent(fraction: f64) -> String {

@@ -146,17 +146,20 @@ fn children(nodes: &[Node], ids: &HashMap<u64, usize>) -> Vec<Vec<usize>> {
 
 fn walk(nodes: &[Node], children: &[Vec<usize>], root: usize) -> Vec<Section> {
     // Each span's time cut to its parent's, in preorder so a parent is cut before its children
-    // are measured against it; `None` when left out (with everything under it).
-    let mut time: HashMap<usize, (i64, i64)> = HashMap::new();
-    let mut parent_of: HashMap<usize, usize> = HashMap::new();
+    // are measured against it; `None` when left out (with everything under it). Vectors by
+    // index rather than maps: this runs for every request of an attribution.
+    let mut time: Vec<Option<(i64, i64)>> = vec![None; nodes.len()];
+    let mut parent_of: Vec<usize> = vec![usize::MAX; nodes.len()];
     let r = &nodes[root];
-    time.insert(root, (r.start, r.start + r.duration.max(0)));
+    time[root] = Some((r.start, r.start + r.duration.max(0)));
     let mut stack = vec![root];
     while let Some(p) = stack.pop() {
-        let (p_start, p_end) = time[&p];
+        let Some((p_start, p_end)) = time[p] else {
+            continue;
+        };
         for &c in &children[p] {
             // A reference cycle in a malformed trace would bring a span back: visit it once.
-            if time.contains_key(&c) {
+            if time[c].is_some() {
                 continue;
             }
             let n = &nodes[c];
@@ -164,8 +167,8 @@ fn walk(nodes: &[Node], children: &[Vec<usize>], root: usize) -> Vec<Section> {
             if start >= p_end || end <= p_start {
                 continue;
             }
-            time.insert(c, (start.max(p_start), end.min(p_end)));
-            parent_of.insert(c, p);
+            time[c] = Some((start.max(p_start), end.min(p_end)));
+            parent_of[c] = p;
             stack.push(c);
         }
     }
@@ -183,15 +186,14 @@ fn walk(nodes: &[Node], children: &[Vec<usize>], root: usize) -> Vec<Section> {
     let mut current = root;
     // The start of the child the walk came back from: the span waited on something before it.
     let mut returning: Option<i64> = None;
-    loop {
-        let (start, end) = time[&current];
+    while let Some((start, end)) = time[current] {
         let until = returning.unwrap_or(end);
         let mut last: Option<(usize, i64)> = None;
         for &c in &children[current] {
-            let Some(&(c_start, c_end)) = time.get(&c) else {
+            let Some((c_start, c_end)) = time[c] else {
                 continue;
             };
-            if parent_of.get(&c) != Some(&current) {
+            if parent_of[c] != current {
                 continue;
             }
             // `c_start < until` keeps a zero-length child from being found again and again.
@@ -212,7 +214,7 @@ fn walk(nodes: &[Node], children: &[Vec<usize>], root: usize) -> Vec<Section> {
                     break;
                 }
                 returning = Some(start);
-                current = parent_of[&current];
+                current = parent_of[current];
             }
         }
     }

@@ -20,9 +20,10 @@ pub struct Link {
 
 /// The links of `traces`: for each span whose parent is in its trace and of another service,
 /// one call from the parent's service to the span's. Sorted by parent, then child.
-pub fn links(traces: &[Vec<Span>]) -> Vec<Link> {
+pub fn links<T: AsRef<[Span]>>(traces: &[T]) -> Vec<Link> {
     let mut counts: BTreeMap<(&str, &str), (u64, u64)> = BTreeMap::new();
     for trace in traces {
+        let trace = trace.as_ref();
         let by_id: HashMap<u64, &Span> = trace.iter().map(|s| (s.span_id, s)).collect();
         for span in trace {
             let Some(parent) = span.parent().and_then(|id| by_id.get(&id)) else {

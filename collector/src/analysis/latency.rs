@@ -44,9 +44,13 @@ pub struct Filter {
 
 /// Per service and operation, sorted by service then operation: the spans of `traces` that
 /// started in `window` and pass `filter`.
-pub fn per_operation(traces: &[Vec<Span>], window: Window, filter: &Filter) -> Vec<OperationStats> {
+pub fn per_operation<T: AsRef<[Span]>>(
+    traces: &[T],
+    window: Window,
+    filter: &Filter,
+) -> Vec<OperationStats> {
     let mut groups: BTreeMap<(&str, &str), (Vec<i64>, u64)> = BTreeMap::new();
-    let spans = traces.iter().flatten().filter(|s| {
+    let spans = traces.iter().flat_map(AsRef::as_ref).filter(|s| {
         window.contains(s.start_time)
             && filter
                 .service
