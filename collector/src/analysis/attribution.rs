@@ -170,8 +170,9 @@ pub fn attribute<T: AsRef<[Span]>>(traces: &[T], question: &Question) -> Option<
             continue;
         }
         let nodes = critical_path::nodes(trace);
-        for span in trace.iter().filter(|s| asked(s)) {
-            requests.push(request(trace, span, &nodes, &mut names));
+        let tree = critical_path::Tree::new(&nodes);
+        for (at, _) in trace.iter().enumerate().filter(|(_, s)| asked(s)) {
+            requests.push(request(trace, at, &tree, &mut names));
         }
     }
     if requests.is_empty() {
@@ -262,37 +263,34 @@ pub fn attribute<T: AsRef<[Span]>>(traces: &[T], question: &Question) -> Option<
     })
 }
 
+/// The request at `trace[at]`: its critical path in interned names. `tree` is the trace's, its
+/// nodes in the trace's order.
 fn request<'a>(
     trace: &'a [Span],
-    span: &Span,
-    nodes: &[critical_path::Node],
+    at: usize,
+    tree: &critical_path::Tree<'_>,
     names: &mut Names<'a>,
 ) -> Request {
+    let span = &trace[at];
     let mut request = Request {
         duration: span.duration,
         operations: Vec::new(),
         stacks: Vec::new(),
     };
-    let sections = critical_path::of_span(nodes, span.span_id);
-    if sections.is_empty() {
-        return request;
-    }
-    let mut index: HashMap<u64, usize> = HashMap::with_capacity(trace.len());
-    for (i, s) in trace.iter().enumerate() {
-        index.entry(s.span_id).or_insert(i);
-    }
+    // A second span with the request's id is walked as the first (the tree knows one per id).
+    let sections = tree.path_under(tree.index(span.span_id).unwrap_or(at));
     // Each span's stack, found once: from the span up to the request, then back down.
     let mut stack_of: Vec<u32> = vec![NONE; trace.len()];
     for section in &sections {
-        let Some(&at) = index.get(&section.span_id) else {
+        let Some(at) = tree.index(section.span_id) else {
             continue;
         };
         if stack_of[at] == NONE {
             let mut chain = vec![at];
             let mut up = at;
             while trace[up].span_id != span.span_id && chain.len() <= trace.len() {
-                match trace[up].parent().and_then(|p| index.get(&p)) {
-                    Some(&parent) if stack_of[parent] == NONE => {
+                match trace[up].parent().and_then(|p| tree.index(p)) {
+                    Some(parent) if stack_of[parent] == NONE => {
                         chain.push(parent);
                         up = parent;
                     }
@@ -301,8 +299,8 @@ fn request<'a>(
             }
             let mut caller = trace[up]
                 .parent()
-                .and_then(|p| index.get(&p))
-                .map_or(NONE, |&p| stack_of[p]);
+                .and_then(|p| tree.index(p))
+                .map_or(NONE, |p| stack_of[p]);
             if trace[up].span_id == span.span_id {
                 caller = NONE;
             }

@@ -99,10 +99,39 @@ pub fn of_trace(nodes: &[Node]) -> Vec<Section> {
 /// The critical path under the span `root` (its end and what it waited on), latest first;
 /// empty when `root` is not among `nodes`.
 pub fn of_span(nodes: &[Node], root: u64) -> Vec<Section> {
-    let ids = index(nodes);
-    match ids.get(&root) {
-        Some(&i) => walk(nodes, &children(nodes, &ids), i),
-        None => Vec::new(),
+    let tree = Tree::new(nodes);
+    tree.index(root)
+        .map_or_else(Vec::new, |i| tree.path_under(i))
+}
+
+/// A trace's nodes indexed, with each one's blocking children: made once for several walks
+/// (an attribution walks under every request of a trace, and looks its spans up).
+pub struct Tree<'a> {
+    nodes: &'a [Node],
+    ids: HashMap<u64, usize>,
+    children: Vec<Vec<usize>>,
+}
+
+impl<'a> Tree<'a> {
+    /// The tree of `nodes`.
+    pub fn new(nodes: &'a [Node]) -> Tree<'a> {
+        let ids = index(nodes);
+        let children = children(nodes, &ids);
+        Tree {
+            nodes,
+            ids,
+            children,
+        }
+    }
+
+    /// The position in `nodes` of the span `id` (the first, when a client sent two with it).
+    pub fn index(&self, id: u64) -> Option<usize> {
+        self.ids.get(&id).copied()
+    }
+
+    /// The critical path under the node at `index`, latest first.
+    pub fn path_under(&self, index: usize) -> Vec<Section> {
+        walk(self.nodes, &self.children, index)
     }
 }
 
