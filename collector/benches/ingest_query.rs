@@ -43,13 +43,16 @@ fn span(trace: i64, id: i64) -> jaeger::Span {
     }
 }
 
-fn datagram(trace: i64, spans: usize) -> Vec<u8> {
+/// A datagram of `spans` spans of `trace`, numbered from `first`.
+fn datagram_from(trace: i64, first: i64, spans: usize) -> Vec<u8> {
     let batch = jaeger::Batch {
         process: jaeger::Process {
             service_name: "bench".into(),
             tags: Vec::new(),
         },
-        spans: (1..=spans as i64).map(|id| span(trace, id)).collect(),
+        spans: (first..first + spans as i64)
+            .map(|id| span(trace, id))
+            .collect(),
     };
     let mut out = Vec::new();
     Message::from(agent::EmitBatchNotification { batch })
@@ -69,7 +72,7 @@ fn bench(c: &mut Criterion) {
         .expect("starts");
     let mut group = c.benchmark_group("collector");
 
-    let one = datagram(1, SPANS_PER_DATAGRAM);
+    let one = datagram_from(1, 1, SPANS_PER_DATAGRAM);
     group.throughput(Throughput::Elements(SPANS_PER_DATAGRAM as u64));
     group.bench_function("decode_compact_datagram", |b| {
         b.iter(|| decode_emit_batch(&one, Protocol::Compact).expect("decodes"))
@@ -78,7 +81,9 @@ fn bench(c: &mut Criterion) {
     // Datagrams of distinct traces, sent over loopback and waited for: end to end.
     let sender = UdpSocket::bind("127.0.0.1:0").expect("binds");
     let target = collector.udp_compact_addr();
-    let datagrams: Vec<Vec<u8>> = (1..=64).map(|t| datagram(t, SPANS_PER_DATAGRAM)).collect();
+    let datagrams: Vec<Vec<u8>> = (1..=64)
+        .map(|t| datagram_from(t, 1, SPANS_PER_DATAGRAM))
+        .collect();
     group.bench_function("ingest_udp_loopback", |b| {
         b.iter_custom(|iters| {
             let stats = collector.stats();
@@ -108,7 +113,14 @@ fn bench(c: &mut Criterion) {
 
     // One trace of 1,000 spans, fetched whole.
     let big: Vec<Vec<u8>> = (0..10)
-        .map(|_| datagram(999_999, SPANS_PER_DATAGRAM))
+        // Distinct span ids: the same span delivered twice is shown once.
+        .map(|i| {
+            datagram_from(
+                999_999,
+                1 + i * SPANS_PER_DATAGRAM as i64,
+                SPANS_PER_DATAGRAM,
+            )
+        })
         .collect();
     for d in &big {
         sender.send_to(d, target).expect("sends");
