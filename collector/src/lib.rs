@@ -147,8 +147,9 @@ impl Collector {
             let running = udp::start(socket, port, store.clone(), stats.clone())?;
             collector.udp.push(running);
         }
-        let ingest_app = ingest::http(store.clone(), stats.clone(), config.body_timeout)
-            .merge(otlp::http(store.clone(), stats.clone(), config.body_timeout));
+        let ingest_app = ingest::http(store.clone(), stats.clone(), config.body_timeout).merge(
+            otlp::http(store.clone(), stats.clone(), config.body_timeout),
+        );
         collector
             .tasks
             .push(tokio::spawn(serve::serve(http, ingest_app)));
