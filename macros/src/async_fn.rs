@@ -3,13 +3,12 @@
 //! span starts at the first poll, when the body starts; a future dropped before it records
 //! nothing, one dropped after it and before completing is tagged `cancelled`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, TokenStream};
 use quote::quote;
-use syn::{Block, Type};
 
 use crate::expand::{BodyType, Plan};
 
-pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Block) -> TokenStream {
+pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Group) -> TokenStream {
     let Plan { rebind, .. } = plan;
     let fix_output = plan.fix_output(ty);
     let inner = quote! {
@@ -23,7 +22,9 @@ pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Block) -> TokenStream {
     // `async_yields_async` would blame the user for the wrapper (a native `async fn` body is
     // exempt). Lint levels can only be set on a statement holding the block, which holds the
     // user's body too, so the allow is there only for return types that may be futures.
-    let allow = may_be_future(ty).then(|| quote!(#[allow(clippy::async_yields_async)]));
+    let allow = ty
+        .may_be_future()
+        .then(|| quote!(#[allow(clippy::async_yields_async)]));
     in_span(plan, ty, &allow.unwrap_or_default(), &inner)
 }
 
@@ -58,27 +59,5 @@ pub(crate) fn in_span(
         let (#result, #span) = #future.await;
         #finish
         #result
-    }
-}
-
-/// `false` for return types that are plainly not futures: `()`, `!`, references, tuples, arrays,
-/// and the standard library's common value types.
-fn may_be_future(ty: &BodyType) -> bool {
-    const VALUES: &[&str] = &[
-        "Result", "Option", "String", "Vec", "Arc", "Rc", "Cow", "HashMap", "HashSet", "BTreeMap",
-        "BTreeSet", "VecDeque", "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize",
-        "i8", "i16", "i32", "i64", "i128", "isize", "f32", "f64",
-    ];
-    if !ty.has_value() {
-        return false;
-    }
-    match &ty.ty {
-        Type::Reference(_) | Type::Tuple(_) | Type::Array(_) | Type::Slice(_) => false,
-        Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .map_or(true, |last| !VALUES.iter().any(|v| last.ident == v)),
-        _ => true,
     }
 }

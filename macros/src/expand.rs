@@ -125,29 +125,35 @@ impl Plan {
     }
 
     /// Records `Err` results (and `ret`) on the span, reading the result from `self.result`.
-    /// Empty where there is nothing to record (`()`, `!`).
+    /// Empty where there is nothing to record: no value (`()`, `!`), or a type that is plainly
+    /// not a `Result` and no `ret`. The dispatch is a method probe through four traits, about a
+    /// third of type checking a traced crate (`benches/compile_time`), so it is left out where
+    /// the answer is known.
     pub(crate) fn finish(&self, body: &BodyType) -> TokenStream {
-        if !body.has_value() {
-            return TokenStream::new();
-        }
         let Plan {
             krate,
             span,
             result,
             ..
         } = self;
-        let record_ret = self.ret.then(|| {
+        let record_err = body.may_be_result().then(|| {
+            quote! { (&&&#krate::__private::Val(&#result)).__traced_record_err(&#span); }
+        });
+        let record_ret = (self.ret && body.has_value()).then(|| {
             quote! {
                 if #span.recording() {
                     #span.tag_value("return", (&&&#krate::__private::Val(&#result)).__traced_tag_value());
                 }
             }
         });
+        if record_err.is_none() && record_ret.is_none() {
+            return TokenStream::new();
+        }
         quote! {
             {
                 #[allow(unused_imports)]
                 use #krate::__private::dispatch::*;
-                (&&&#krate::__private::Val(&#result)).__traced_record_err(&#span);
+                #record_err
                 #record_ret
             }
         }
@@ -208,6 +214,35 @@ impl BodyType {
     pub(crate) fn has_value(&self) -> bool {
         !self.unit && !self.never
     }
+
+    /// `false` when the type is plainly not a `Result`: a reference, tuple, array, an
+    /// `impl Trait`, or one of the standard library's value types. A `Result` under an alias
+    /// of any other name (`io::Result`, `anyhow::Result`, `Fallible<T>`) still counts.
+    pub(crate) fn may_be_result(&self) -> bool {
+        self.has_value()
+            && match &self.ty {
+                Type::Path(path) => path.path.segments.last().map_or(true, |last| {
+                    last.ident != "Box" && !is_plain_value(&last.ident)
+                }),
+                Type::Paren(_) | Type::Group(_) | Type::Macro(_) | Type::Verbatim(_) => true,
+                _ => false,
+            }
+    }
+
+    /// `false` when the type is plainly not a future: a reference, tuple, array, or one of the
+    /// standard library's value types (`Box` is not one: `Box<dyn Future>` is a future).
+    pub(crate) fn may_be_future(&self) -> bool {
+        self.has_value()
+            && match &self.ty {
+                Type::Reference(_) | Type::Tuple(_) | Type::Array(_) | Type::Slice(_) => false,
+                Type::Path(path) => path
+                    .path
+                    .segments
+                    .last()
+                    .map_or(true, |last| !is_plain_value(&last.ident)),
+                _ => true,
+            }
+    }
 }
 
 /// `tokens` with every span set to `span`.
@@ -216,7 +251,8 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .into_iter()
         .map(|mut token| {
             if let proc_macro2::TokenTree::Group(group) = &token {
-                let mut new = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                let mut new =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
                 new.set_span(span);
                 token = proc_macro2::TokenTree::Group(new);
             } else {
@@ -225,6 +261,16 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
             token
         })
         .collect()
+}
+
+/// The standard library's value types, by name: neither a `Result` nor a future.
+fn is_plain_value(ident: &Ident) -> bool {
+    const PLAIN: &[&str] = &[
+        "Option", "String", "Vec", "Arc", "Rc", "Cow", "HashMap", "HashSet", "BTreeMap",
+        "BTreeSet", "VecDeque", "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize",
+        "i8", "i16", "i32", "i64", "i128", "isize", "f32", "f64", "Duration", "PathBuf",
+    ];
+    PLAIN.iter().any(|plain| ident == plain)
 }
 
 fn returns_unit(output: &ReturnType) -> bool {

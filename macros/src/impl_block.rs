@@ -4,10 +4,10 @@
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
-use syn::{Attribute, ImplItem, ItemFn, ItemImpl, Type};
+use syn::{Attribute, ImplItem, ItemImpl, Type};
 
 use crate::args::{push, Args};
-use crate::item::function_tokens;
+use crate::item::{function_tokens, Function};
 use crate::tags::TagValue;
 
 pub(crate) fn expand(args: &Args, mut block: ItemImpl) -> syn::Result<TokenStream> {
@@ -46,17 +46,14 @@ pub(crate) fn expand(args: &Args, mut block: ItemImpl) -> syn::Result<TokenStrea
         if settings.off.is_some() || method.sig.constness.is_some() {
             continue;
         }
-        let function = ItemFn {
+        let function = Function {
             attrs: std::mem::take(&mut method.attrs),
             vis: method.vis.clone(),
             sig: method.sig.clone(),
-            block: Box::new(method.block.clone()),
+            body: syn::parse2(method.block.to_token_stream())?,
         };
         match function_tokens(&settings, function, type_name.as_deref()) {
-            Ok(function) => {
-                method.attrs = function.attrs;
-                method.block = *function.block;
-            }
+            Ok(function) => *item = ImplItem::Verbatim(function.into_token_stream()),
             Err(error) => push(&mut errors, error),
         }
     }

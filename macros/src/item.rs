@@ -1,25 +1,65 @@
 //! What the attribute sits on: a function (free, method, async, async-trait's boxed body) or an
 //! impl block. Anything else is an error pointing at it.
 
-use proc_macro2::TokenStream;
-use quote::ToTokens;
-use syn::{Block, Item, ItemFn};
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
+use quote::{quote, ToTokens};
+use syn::parse::{Parse, ParseStream};
+use syn::{Attribute, Block, Item, Signature, Visibility};
 
 use crate::args::Args;
 use crate::expand::{BodyType, Plan};
 use crate::{async_fn, impl_block, returned_future, sync_fn};
 
-pub(crate) fn expand(args: Args, item: TokenStream) -> syn::Result<TokenStream> {
-    match syn::parse2::<Item>(item.clone()) {
-        Ok(Item::Fn(function)) => {
-            if let Some(off) = &args.off {
-                return Err(syn::Error::new(
-                    off.span(),
-                    "`off` opts a method out of a traced impl block; on a function, remove `#[traced]` instead",
-                ));
-            }
-            Ok(function_tokens(&args, function, None)?.into_token_stream())
+/// A function whose body is kept as the user's tokens, unparsed: parsing and printing a body
+/// the expansion only wraps was most of the macro's own time (measured with
+/// `benches/compile_time`), and the compiler parses it anyway. It is parsed only when it may
+/// end in a future to trace (`returned_future`).
+pub(crate) struct Function {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) sig: Signature,
+    /// `{ .. }`, as written.
+    pub(crate) body: Group,
+}
+
+impl Parse for Function {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let body: Group = input.parse()?;
+        if body.delimiter() != Delimiter::Brace {
+            return Err(syn::Error::new(body.span(), "expected a function body"));
         }
+        Ok(Function {
+            attrs,
+            vis,
+            sig,
+            body,
+        })
+    }
+}
+
+impl ToTokens for Function {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend(self.attrs.iter().map(ToTokens::to_token_stream));
+        self.vis.to_tokens(tokens);
+        self.sig.to_tokens(tokens);
+        self.body.to_tokens(tokens);
+    }
+}
+
+pub(crate) fn expand(args: Args, item: TokenStream) -> syn::Result<TokenStream> {
+    if let Ok(function) = syn::parse2::<Function>(item.clone()) {
+        if let Some(off) = &args.off {
+            return Err(syn::Error::new(
+                off.span(),
+                "`off` opts a method out of a traced impl block; on a function, remove `#[traced]` instead",
+            ));
+        }
+        return Ok(function_tokens(&args, function, None)?.into_token_stream());
+    }
+    match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Impl(block)) => impl_block::expand(&args, block),
         // A method declared in a trait without a body.
         Ok(Item::Verbatim(tokens)) if syn::parse2::<syn::TraitItemFn>(tokens.clone()).is_ok() => {
@@ -38,9 +78,9 @@ pub(crate) fn expand(args: Args, item: TokenStream) -> syn::Result<TokenStream> 
 /// Expands one function; `type_name` is the impl block's type, for the default span name.
 pub(crate) fn function_tokens(
     args: &Args,
-    mut function: ItemFn,
+    mut function: Function,
     type_name: Option<&str>,
-) -> syn::Result<ItemFn> {
+) -> syn::Result<Function> {
     if let Some(constness) = &function.sig.constness {
         return Err(syn::Error::new_spanned(
             constness,
@@ -51,11 +91,15 @@ pub(crate) fn function_tokens(
     if let Some(ident) = &plan.mutable_context {
         crate::params::allow_unused_mut(&mut function.sig, ident);
     }
-    let block = &function.block;
+    let block = &function.body;
+    let returned = (function.sig.asyncness.is_none() && ends_in_async(block))
+        .then(|| syn::parse2::<Block>(block.to_token_stream()).ok())
+        .flatten()
+        .and_then(|parsed| returned_future::body(&plan, &function.sig.output, &parsed));
     let body = if function.sig.asyncness.is_some() {
         let ty = BodyType::of(&function.sig.output, &plan.krate);
         async_fn::body(&plan, &ty, block)
-    } else if let Some(body) = returned_future::body(&plan, &function.sig.output, block) {
+    } else if let Some(body) = returned {
         body
     } else {
         let ty = BodyType::of(&function.sig.output, &plan.krate);
@@ -67,12 +111,38 @@ pub(crate) fn function_tokens(
     };
     // The user's braces keep their spans: lints such as `dead_code` look at the function's
     // span, which ends at the closing brace.
-    let stmts = syn::parse::Parser::parse2(Block::parse_within, body)?;
-    function.block = Box::new(Block {
-        brace_token: function.block.brace_token,
-        stmts,
-    });
+    let mut new_body = Group::new(Delimiter::Brace, quote!(#body));
+    new_body.set_span(function.body.span());
+    function.body = new_body;
     Ok(function)
+}
+
+/// `true` when the body's last statement starts like an `async` block or `Box::pin(async ..)`:
+/// a look at the tokens, so that only such bodies are parsed.
+fn ends_in_async(body: &Group) -> bool {
+    let mut tail: Vec<TokenTree> = Vec::new();
+    for token in body.stream() {
+        match &token {
+            TokenTree::Punct(p) if p.as_char() == ';' => tail.clear(),
+            _ => tail.push(token),
+        }
+    }
+    let starts = |tokens: &[TokenTree]| match tokens.first() {
+        Some(TokenTree::Ident(ident)) => ident == "async",
+        _ => false,
+    };
+    if starts(&tail) {
+        return true;
+    }
+    // `Box::pin(async ..)`, with any path to `Box`.
+    tail.windows(2).any(|pair| match pair {
+        [TokenTree::Ident(pin), TokenTree::Group(args)] => {
+            pin == "pin"
+                && args.delimiter() == Delimiter::Parenthesis
+                && starts(&args.stream().into_iter().collect::<Vec<_>>())
+        }
+        _ => false,
+    })
 }
 
 fn not_a_function(item: &Item) -> syn::Error {

@@ -2,14 +2,13 @@
 //! span finishes. The user's block stays whole, braces and all, so lints and errors that point
 //! into it point where they did.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, TokenStream};
 use quote::quote;
-use syn::Block;
 
 use crate::expand::{BodyType, Plan};
 
 /// The new function body; `track_caller` when the function is `#[track_caller]`.
-pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Block, track_caller: bool) -> TokenStream {
+pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Group, track_caller: bool) -> TokenStream {
     if track_caller || !ty.has_value() {
         inline(plan, ty, block)
     } else {
@@ -20,7 +19,7 @@ pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Block, track_caller: bool
 /// The body in a closure: `return` and `?` leave the closure, not the function, so an `Err`
 /// however it leaves is recorded. The closure's return type is the function's (deduced from
 /// `run`'s bound), so returns coerce as the user wrote them.
-fn in_closure(plan: &Plan, ty: &BodyType, block: &Block) -> TokenStream {
+fn in_closure(plan: &Plan, ty: &BodyType, block: &Group) -> TokenStream {
     let Plan {
         start,
         rebind,
@@ -47,7 +46,7 @@ fn in_closure(plan: &Plan, ty: &BodyType, block: &Block) -> TokenStream {
 /// whose caller a closure would hide from `Location::caller()` and from panics in the body, and
 /// for bodies with no value to record (`()`, `!`), which need no closure. A value left by the
 /// tail is recorded; one left by `return` or `?` leaves the function directly, unrecorded.
-fn inline(plan: &Plan, ty: &BodyType, block: &Block) -> TokenStream {
+fn inline(plan: &Plan, ty: &BodyType, block: &Group) -> TokenStream {
     let Plan {
         start,
         rebind,

@@ -93,7 +93,7 @@ impl SpanGuard {
 
     /// Runs a sync body with this span current. The closure gives `return` and `?` a target
     /// before the function returns, so the result can be recorded.
-    #[inline(always)]
+    #[inline]
     pub fn run<R, F: FnOnce() -> R>(&self, body: F) -> R {
         let _scope = self.enter_if_any();
         body()

@@ -67,7 +67,7 @@ impl SpanGuard {
     ///
     /// A function, not a constant: a constant is materialised whole, uninitialised bytes as
     /// zeros, where this writes one byte.
-    #[inline(always)]
+    #[inline]
     #[must_use]
     pub fn off() -> SpanGuard {
         SpanGuard {

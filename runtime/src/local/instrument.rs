@@ -57,6 +57,8 @@ impl<F> Instrumented<F> {
 impl<F: Future> Future for Instrumented<F> {
     type Output = (F::Output, SpanGuard);
 
+    /// Generic, so compiled at every traced `async fn`: only the projection and the inner poll
+    /// are here; entering the span and taking it back are one non-generic function each.
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -66,22 +68,40 @@ impl<F: Future> Future for Instrumented<F> {
         let on_unwind = FinishOnUnwind(slot);
         // SAFETY: `slot` points into the pinned future, valid for this call; only `on_unwind`
         // touches it again, after the scope that borrows the guard has ended.
-        let Some(span) = (unsafe { &*slot }).as_ref() else {
-            panic!("`Instrumented` polled after completion");
-        };
-        let scope = span.enter_if_any();
+        let scope = enter(unsafe { &*slot });
         let polled = this.inner.poll(cx);
         drop(scope);
         std::mem::forget(on_unwind);
         match polled {
-            Poll::Ready(output) => {
-                // SAFETY: as above; no reference into the slot is alive now.
-                let span = unsafe { (*slot).take() }.expect("span is present while polling");
-                Poll::Ready((output, span))
-            }
+            // SAFETY: as above; no reference into the slot is alive now.
+            Poll::Ready(output) => Poll::Ready((output, finished(unsafe { &mut *slot }))),
             Poll::Pending => Poll::Pending,
         }
     }
+}
+
+/// Makes the span of an `Instrumented` current for one poll.
+#[inline]
+fn enter(slot: &Option<SpanGuard>) -> Option<Scope<'_>> {
+    match slot {
+        Some(span) => span.enter_if_any(),
+        None => polled_after_completion(),
+    }
+}
+
+/// The span of an `Instrumented` whose body completed, handed back to record the result.
+#[inline]
+fn finished(slot: &mut Option<SpanGuard>) -> SpanGuard {
+    match slot.take() {
+        Some(span) => span,
+        None => polled_after_completion(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn polled_after_completion() -> ! {
+    panic!("`Instrumented` polled after completion")
 }
 
 /// Finishes an `Instrumented`'s span when a poll unwinds: the span's guard, dropped while the
