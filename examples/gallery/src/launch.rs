@@ -2,9 +2,10 @@
 //! reporting to a Jaeger agent, and waiting until every one of them answers: what the demo does,
 //! and what the end-to-end test does.
 
-use std::net::{SocketAddr, TcpListener};
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where the catalog keeps its records.
@@ -29,14 +30,14 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Why the services could not be started; whatever had started is stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// No free loopback port, or no process.
+    /// No process, or no output from it.
     #[error("starting the services: {0}")]
     Io(#[from] std::io::Error),
     /// A service ended before it answered (its own error is on stderr).
     #[error("the {0} stopped before it answered ({1})")]
     Exited(&'static str, ExitStatus),
     /// A service did not answer in time.
-    #[error("the {0} did not answer at {1}/health within {timeout:?}", timeout = START_TIMEOUT)]
+    #[error("the {0} did not {1} within {timeout:?}", timeout = START_TIMEOUT)]
     Silent(&'static str, String),
 }
 
@@ -58,16 +59,21 @@ pub struct Launch {
 /// The three running services, stopped (stdin closed, so they flush their spans) and reaped
 /// when dropped; one that does not stop within 5 s is ended, so none is left behind.
 pub struct Services {
-    /// Each service's name, base URL and process.
-    children: Vec<(&'static str, String, Child)>,
+    children: Vec<Running>,
     /// The API's base URL.
     pub api: String,
     /// The store's base URL.
     pub store: String,
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// One service's process.
+struct Running {
+    name: &'static str,
+    /// Its base URL, once it has said where it listens.
+    url: String,
+    child: Child,
+    /// Its stdout, once read from, kept open: a service writing to a closed pipe would fail.
+    _stdout: Option<BufReader<ChildStdout>>,
 }
 
 impl Launch {
@@ -78,17 +84,18 @@ impl Launch {
     /// A port or a process that cannot be had, or a service that stops or stays silent
     /// ([`START_TIMEOUT`]); the error names it.
     pub async fn start(&self) -> Result<Services, StartError> {
-        let (api, catalog, store) = (free_port()?, free_port()?, free_port()?);
         let dir = |name: &str| self.data.join(name);
         let mut services = Services {
             children: Vec::new(),
-            api: format!("http://127.0.0.1:{api}"),
-            store: format!("http://127.0.0.1:{store}"),
+            api: String::new(),
+            store: String::new(),
         };
+        // Each service binds a port of the system's choosing and says which: a port picked here
+        // and handed over could be taken by another process in between.
         let mut catalog_args = vec![
             "catalog".into(),
             "--port".into(),
-            catalog.to_string(),
+            "0".into(),
             "--data".into(),
             dir("catalog").display().to_string(),
         ];
@@ -98,31 +105,33 @@ impl Launch {
         let mut store_args = vec![
             "store".into(),
             "--port".into(),
-            store.to_string(),
+            "0".into(),
             "--data".into(),
             dir("blobs").display().to_string(),
         ];
         if self.slow {
             store_args.push("--slow".into());
         }
+        // The catalog and the store start side by side; the API once it knows where they are.
+        // Every process is among the services as soon as it runs, so that a failed start stops
+        // it too.
+        services.spawned("catalog", self.spawn(&catalog_args)?);
+        services.spawned("store", self.spawn(&store_args)?);
+        services.listening(0).await?;
+        services.listening(1).await?;
         let api_args = vec![
             "api".into(),
             "--port".into(),
-            api.to_string(),
+            "0".into(),
             "--catalog".into(),
-            format!("http://127.0.0.1:{catalog}"),
+            services.children[0].url.clone(),
             "--store".into(),
-            services.store.clone(),
+            services.children[1].url.clone(),
         ];
-        for (name, port, args) in [
-            ("catalog", catalog, catalog_args),
-            ("store", store, store_args),
-            ("api", api, api_args),
-        ] {
-            let child = self.spawn(&args)?;
-            let url = format!("http://127.0.0.1:{port}");
-            services.children.push((name, url, child));
-        }
+        services.spawned("api", self.spawn(&api_args)?);
+        services.listening(2).await?;
+        services.store = services.children[1].url.clone();
+        services.api = services.children[2].url.clone();
         services.answering().await?;
         Ok(services)
     }
@@ -134,7 +143,7 @@ impl Launch {
             .env("GALLERY_PARENT", "1")
             .env("JAEGER_REPORTER_FLUSH_INTERVAL", "100ms")
             .stdin(Stdio::piped())
-            .stdout(Stdio::null());
+            .stdout(Stdio::piped());
         if let Some(agent) = self.agent {
             command
                 .env("JAEGER_AGENT_HOST", agent.ip().to_string())
@@ -154,6 +163,42 @@ impl Launch {
 }
 
 impl Services {
+    fn spawned(&mut self, name: &'static str, child: Child) {
+        self.children.push(Running {
+            name,
+            url: String::new(),
+            child,
+            _stdout: None,
+        });
+    }
+
+    /// Reads where the `i`th service listens from the line it prints once bound
+    /// (`gallery-api listening on http://127.0.0.1:PORT`).
+    async fn listening(&mut self, i: usize) -> Result<(), StartError> {
+        let Running { name, child, .. } = &mut self.children[i];
+        let name = *name;
+        let stdout = child.stdout.take().expect("piped");
+        let read = tokio::task::spawn_blocking(move || {
+            let mut stdout = BufReader::new(stdout);
+            let mut line = String::new();
+            stdout.read_line(&mut line).map(|_| (line, stdout))
+        });
+        let read = match tokio::time::timeout(START_TIMEOUT, read).await {
+            Ok(read) => read.map_err(std::io::Error::other)??,
+            Err(_) => return Err(StartError::Silent(name, "say where it listens".into())),
+        };
+        let (line, stdout) = read;
+        let running = &mut self.children[i];
+        running._stdout = Some(stdout);
+        let Some((_, url)) = line.trim().split_once(" listening on ") else {
+            // Its output ended: it stopped, with its error on stderr.
+            let status = running.child.wait()?;
+            return Err(StartError::Exited(name, status));
+        };
+        running.url = url.to_owned();
+        Ok(())
+    }
+
     /// Waits until every service answers `GET /health`, or one stops, or time runs out.
     async fn answering(&mut self) -> Result<(), StartError> {
         let http = reqwest::Client::new();
@@ -162,7 +207,9 @@ impl Services {
         while !waiting.is_empty() {
             let mut still = Vec::new();
             for i in waiting {
-                let (name, url, child) = &mut self.children[i];
+                let Running {
+                    name, url, child, ..
+                } = &mut self.children[i];
                 if let Some(status) = child.try_wait()? {
                     return Err(StartError::Exited(name, status));
                 }
@@ -173,7 +220,7 @@ impl Services {
                     .is_ok_and(|r| r.status().is_success());
                 if !answered {
                     if Instant::now() > deadline {
-                        return Err(StartError::Silent(name, url.clone()));
+                        return Err(StartError::Silent(name, format!("answer at {url}/health")));
                     }
                     still.push(i);
                 }
@@ -188,19 +235,18 @@ impl Services {
 
     /// Stops one service now (the others keep running).
     pub fn stop(&mut self, name: &str) {
-        if let Some(i) = self.children.iter().position(|(n, _, _)| *n == name) {
-            let (_, _, child) = self.children.remove(i);
-            stop_all(vec![child]);
+        if let Some(i) = self.children.iter().position(|r| r.name == name) {
+            stop_all(vec![self.children.remove(i)]);
         }
     }
 }
 
-fn stop_all(mut children: Vec<Child>) {
-    for child in &mut children {
-        drop(child.stdin.take());
+fn stop_all(mut children: Vec<Running>) {
+    for running in &mut children {
+        drop(running.child.stdin.take());
     }
     let deadline = Instant::now() + Duration::from_secs(5);
-    for child in &mut children {
+    for Running { child, .. } in &mut children {
         while Instant::now() < deadline {
             if matches!(child.try_wait(), Ok(Some(_))) {
                 break;
@@ -214,7 +260,7 @@ fn stop_all(mut children: Vec<Child>) {
 
 impl Drop for Services {
     fn drop(&mut self) {
-        stop_all(self.children.drain(..).map(|(_, _, c)| c).collect());
+        stop_all(self.children.drain(..).collect());
     }
 }
 

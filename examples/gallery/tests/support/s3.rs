@@ -13,13 +13,15 @@ pub struct Moto {
     _server: Server,
 }
 
-/// Starts moto.
+/// Starts moto, answering one request at a time (`moto_serial.py` says why).
 pub fn moto() -> Moto {
-    let moto_server = venv("moto-venv", "moto-requirements.txt").join("moto_server");
+    let python = venv("moto-venv", "moto-requirements.txt").join("python");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_serial.py");
     let (server, port) = Server::start(
         "moto",
-        &moto_server,
-        |_| vec!["-H".into(), "127.0.0.1".into(), "-p".into(), "0".into()],
+        &python,
+        |_| vec![script.into(), "127.0.0.1".into(), "0".into()],
         // Werkzeug says where it listens: ` * Running on http://127.0.0.1:PORT`.
         "Running on http://127.0.0.1:",
     );
