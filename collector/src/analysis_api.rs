@@ -20,7 +20,7 @@ use crate::json;
 use crate::store::Store;
 
 /// The analysis routes, to merge into the query API's router.
-pub fn router(store: Arc<Store>) -> Router {
+pub(crate) fn router(store: Arc<Store>) -> Router {
     Router::new()
         .route("/analysis", get(page))
         .route("/api/critical-path/{id}", get(critical_path))

@@ -218,6 +218,12 @@ impl Drop for Collector {
     }
 }
 
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};

@@ -26,7 +26,7 @@ struct Api {
 }
 
 /// The query API and the web page.
-pub fn router(store: Arc<Store>, stats: Arc<Stats>) -> Router {
+pub(crate) fn router(store: Arc<Store>, stats: Arc<Stats>) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/api/services", get(services))

@@ -11,7 +11,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 /// Serves `app` on every connection `listener` accepts, until the task is aborted.
-pub async fn serve(listener: TcpListener, app: Router) {
+pub(crate) async fn serve(listener: TcpListener, app: Router) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,

@@ -250,6 +250,12 @@ fn walk(nodes: &[Node], children: &[Vec<usize>], root: usize) -> Vec<Section> {
     path
 }
 
+impl std::fmt::Debug for Tree<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,7 +71,7 @@ pub(crate) mod tests {
     use crate::model::{KeyValue, Process, Value};
 
     /// A span of trace `trace`, child of `parent` (0: a root), `error`-free.
-    pub fn span(
+    pub(crate) fn span(
         trace: u64,
         id: u64,
         parent: u64,
@@ -99,7 +99,7 @@ pub(crate) mod tests {
     }
 
     /// `span` tagged `error = true`.
-    pub fn failed(mut span: Span) -> Span {
+    pub(crate) fn failed(mut span: Span) -> Span {
         span.tags.push(KeyValue {
             key: "error".into(),
             value: Value::Bool(true),

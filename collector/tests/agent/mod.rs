@@ -25,7 +25,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-pub fn start(config: Config) -> (tokio::runtime::Runtime, Collector) {
+pub(crate) fn start(config: Config) -> (tokio::runtime::Runtime, Collector) {
     let runtime = runtime();
     let collector = runtime
         .block_on(Collector::start(config))
@@ -34,7 +34,7 @@ pub fn start(config: Config) -> (tokio::runtime::Runtime, Collector) {
 }
 
 /// A span of about 300 bytes encoded, as the load benchmark sends.
-pub fn span(trace: i64, id: i64) -> jaeger::Span {
+pub(crate) fn span(trace: i64, id: i64) -> jaeger::Span {
     jaeger::Span {
         trace_id_low: trace,
         trace_id_high: 0x5eed,
@@ -70,7 +70,7 @@ pub fn span(trace: i64, id: i64) -> jaeger::Span {
 }
 
 /// A batch of `spans` spans of trace `trace`, from the `udp-test` service.
-pub fn batch(trace: i64, spans: i64) -> jaeger::Batch {
+pub(crate) fn batch(trace: i64, spans: i64) -> jaeger::Batch {
     jaeger::Batch {
         process: jaeger::Process {
             service_name: "udp-test".into(),
@@ -84,7 +84,7 @@ pub fn batch(trace: i64, spans: i64) -> jaeger::Batch {
 }
 
 /// An agent's `emitBatch` datagram of `spans` spans of trace `trace`.
-pub fn datagram(trace: i64, spans: i64, protocol: Protocol) -> Vec<u8> {
+pub(crate) fn datagram(trace: i64, spans: i64, protocol: Protocol) -> Vec<u8> {
     let message = Message::from(agent::EmitBatchNotification {
         batch: batch(trace, spans),
     });
@@ -98,7 +98,7 @@ pub fn datagram(trace: i64, spans: i64, protocol: Protocol) -> Vec<u8> {
 }
 
 /// A `POST /api/traces` body: the batch as a thrift binary struct.
-pub fn http_body(batch: jaeger::Batch) -> Vec<u8> {
+pub(crate) fn http_body(batch: jaeger::Batch) -> Vec<u8> {
     let mut out = Vec::new();
     Struct::from(batch)
         .binary_encode(&mut out)
@@ -108,7 +108,7 @@ pub fn http_body(batch: jaeger::Batch) -> Vec<u8> {
 
 /// Sends `request` as it is to `addr`, closing the sending half after it when `half_close`,
 /// and reads the answer: its status, its head, its body.
-pub fn raw(addr: SocketAddr, request: &[u8], half_close: bool) -> (u16, String, String) {
+pub(crate) fn raw(addr: SocketAddr, request: &[u8], half_close: bool) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).expect("connects");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -127,14 +127,14 @@ pub fn raw(addr: SocketAddr, request: &[u8], half_close: bool) -> (u16, String, 
 }
 
 /// GETs `path` from `addr`: the status and the JSON body (null when it is none).
-pub fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
     let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let (status, _, body) = raw(addr, request.as_bytes(), false);
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
 /// `/api/stats`, once `done` says the counters have settled (bounded: 10 s).
-pub fn settled_stats(collector: &Collector, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn settled_stats(collector: &Collector, done: impl Fn(&Value) -> bool) -> Value {
     let mut stats = Value::Null;
     for _ in 0..400 {
         stats = get(collector.query_addr(), "/api/stats").1;
@@ -146,7 +146,7 @@ pub fn settled_stats(collector: &Collector, done: impl Fn(&Value) -> bool) -> Va
     panic!("the counters did not settle: {stats:#}");
 }
 
-pub fn count(stats: &Value, key: &str) -> u64 {
+pub(crate) fn count(stats: &Value, key: &str) -> u64 {
     stats[key]
         .as_u64()
         .unwrap_or_else(|| panic!("{key} in {stats:#}"))

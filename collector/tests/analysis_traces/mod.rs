@@ -7,7 +7,7 @@ use traced::TraceId;
 use traced_collector::model::{KeyValue, Process, Span, Value as TagValue};
 
 /// Ten minutes ago, in µs since the epoch: inside every default window.
-pub fn base() -> i64 {
+pub(crate) fn base() -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
@@ -16,7 +16,7 @@ pub fn base() -> i64 {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn span(
+pub(crate) fn span(
     trace: u64,
     id: u64,
     parent: u64,
@@ -53,7 +53,7 @@ pub fn span(
 
 /// Ten thumbnail requests, 1 ms apart from `base`: nine read the image (50 ms) in 60 ms, one
 /// also makes the thumbnail (640 ms) and takes 700 ms; the tenth read fails.
-pub fn thumbnails(base: i64) -> Vec<Span> {
+pub(crate) fn thumbnails(base: i64) -> Vec<Span> {
     (0..10u64)
         .flat_map(|i| {
             let t = base + i as i64 * 1_000_000;

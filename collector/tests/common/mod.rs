@@ -20,7 +20,7 @@ fn request() {
 
 /// A collector on ephemeral ports, on its own runtime, holding the trace of one request; and
 /// that trace's id.
-pub fn collector_with_a_trace() -> (tokio::runtime::Runtime, Collector, String) {
+pub(crate) fn collector_with_a_trace() -> (tokio::runtime::Runtime, Collector, String) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
