@@ -95,13 +95,19 @@ fn with_slow_thumbnails_the_slowest_trace_points_at_making_the_thumbnail() {
 fn a_demo_whose_catalog_cannot_start_fails_naming_it() {
     // A MongoDB where none listens (with the `mongodb` feature the catalog gives up on it after
     // half a second; without, it refuses the variable at once).
-    let out = demo(&["--requests", "10"])
+    let demo = demo(&["--requests", "10"])
         .env(
             "MONGODB_URI",
             "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500",
         )
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("runs the demo");
+    // The data directory the demo's store made before the demo gave up (named by its pid).
+    let data = std::env::temp_dir().join(format!("gallery-demo-{}", demo.id()));
+    let out = demo.wait_with_output().expect("the demo ends");
+    let _ = std::fs::remove_dir_all(&data);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
