@@ -40,7 +40,10 @@ fn a_track_caller_function_still_sees_its_caller() {
 fn a_track_caller_function_still_records_its_err() {
     let capture = Capture::install();
     let line = line!() + 1;
-    assert_eq!(fails_where_called(true), Err(format!("called from line {line}")));
+    assert_eq!(
+        fails_where_called(true),
+        Err(format!("called from line {line}"))
+    );
     let span = capture.span("fails_where_called");
     assert_eq!(span.tag("error"), Some(TagValue::Boolean(true)));
     assert_eq!(
@@ -163,7 +166,11 @@ fn a_future_dropped_after_its_first_poll_is_cancelled_in_every_shape() {
         assert!(future.as_mut().poll(&mut cx).is_pending());
         drop(future);
         let span = capture.span(name);
-        assert_eq!(span.tag("cancelled"), Some(TagValue::Boolean(true)), "{name}");
+        assert_eq!(
+            span.tag("cancelled"),
+            Some(TagValue::Boolean(true)),
+            "{name}"
+        );
     }
     assert_eq!(capture.spans().len(), 4);
 }
