@@ -84,6 +84,18 @@ fn with_slow_thumbnails_the_slowest_trace_points_at_making_the_thumbnail() {
         .find(|l| l.contains("◀ slowest"))
         .unwrap_or_else(|| panic!("a slowest span: {text}"));
     assert!(marked.contains("gallery-store make_thumbnail"), "{text}");
+    // Over all requests, not one trace: what the slow thumbnail requests wait on that the
+    // typical ones do not is the image store's thumbnail, first in the ranking.
+    let mut lines = text.lines();
+    lines
+        .find(|l| l.starts_with("why is it slow? gallery-api HTTP GET /v0/images/{id}/thumbnail"))
+        .unwrap_or_else(|| panic!("an answer for the thumbnail endpoint: {text}"));
+    let first = lines.next().unwrap_or_default();
+    assert!(
+        first.starts_with("  make_thumbnail (gallery-store): "),
+        "{text}"
+    );
+    assert!(text.contains("/analysis"), "{text}");
     let file = text
         .lines()
         .find_map(|l| l.strip_prefix("Jaeger JSON of that trace (loads in Jaeger's UI): "))
