@@ -40,10 +40,8 @@ fn a_track_caller_function_still_sees_its_caller() {
 fn a_track_caller_function_still_records_its_err() {
     let capture = Capture::install();
     let line = line!() + 1;
-    assert_eq!(
-        fails_where_called(true),
-        Err(format!("called from line {line}"))
-    );
+    let result = fails_where_called(true);
+    assert_eq!(result, Err(format!("called from line {line}")));
     let span = capture.span("fails_where_called");
     assert_eq!(span.tag("error"), Some(TagValue::Boolean(true)));
     assert_eq!(
