@@ -37,7 +37,7 @@ pub(crate) struct BodyType {
     /// output, so that `return`s in it coerce as they do in the function.
     known: bool,
     /// `()`: nothing to record.
-    unit: bool,
+    pub(crate) unit: bool,
     /// `!`: the body never finishes, nothing after it runs.
     pub(crate) never: bool,
     /// Where the user wrote the type: a note about the body's type points there.
@@ -54,10 +54,13 @@ impl Plan {
         let slot = Ident::new("__traced_slot", Span::mixed_site());
 
         if let Some(ret) = &args.ret {
-            let returns = match &sig.output {
-                ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => Some("never returns"),
-                output if returns_unit(output) => Some("returns `()`"),
-                _ => None,
+            let body = BodyType::of(&sig.output, &krate);
+            let returns = if body.never {
+                Some("never returns")
+            } else if body.unit {
+                Some("returns `()`")
+            } else {
+                None
             };
             if let Some(returns) = returns {
                 return Err(syn::Error::new(
@@ -271,13 +274,6 @@ fn is_plain_value(ident: &Ident) -> bool {
         "i8", "i16", "i32", "i64", "i128", "isize", "f32", "f64", "Duration", "PathBuf",
     ];
     PLAIN.iter().any(|plain| ident == plain)
-}
-
-fn returns_unit(output: &ReturnType) -> bool {
-    match output {
-        ReturnType::Default => true,
-        ReturnType::Type(_, ty) => matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()),
-    }
 }
 
 /// Rewrites a return type into one generated code can write: `impl Trait` (which names a type
