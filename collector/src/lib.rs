@@ -16,6 +16,7 @@
 
 pub mod analysis;
 mod analysis_api;
+pub mod duration;
 pub mod ingest;
 pub mod json;
 pub mod model;

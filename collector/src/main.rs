@@ -253,7 +253,7 @@ fn print_analysis(args: &Args<'_>, path: &str, pairs: Vec<(&str, &str)>) -> Resu
         return Err(format!("unexpected argument {extra:?}"));
     }
     let lookback = args.get("lookback").unwrap_or("1h");
-    let millis = traced::parse_duration(lookback)
+    let millis = traced_collector::duration::parse(lookback)
         .map(|d| d.as_millis().to_string())
         .ok_or_else(|| format!("--lookback {lookback:?} is not a duration such as 15m or 1h"))?;
     let params = url_query(&pairs) + &format!("&lookback={millis}&format=text");

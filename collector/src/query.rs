@@ -132,11 +132,7 @@ fn now_micros() -> i64 {
 /// A duration parameter: Go's syntax, plus `d` for days (Jaeger's lookbacks), in µs.
 fn micros(name: &str, text: &str) -> Result<i64, String> {
     let text = text.trim();
-    let duration = match text.strip_suffix('d').and_then(|d| d.parse::<f64>().ok()) {
-        Some(days) => std::time::Duration::try_from_secs_f64(days * 86_400.0).ok(),
-        None => traced::parse_duration(text),
-    };
-    duration
+    crate::duration::parse(text)
         .and_then(|d| i64::try_from(d.as_micros()).ok())
         .ok_or_else(|| {
             format!("unable to parse param '{name}': {text:?} is not a duration such as 100ms, 1.5s or 1h")

@@ -79,7 +79,7 @@ use std::time::Duration;
 
 use rustracing::log::LogField;
 
-pub use config::{parse_duration, Config, DEFAULT_QUEUE_SIZE};
+pub use config::Config;
 pub use context::Context;
 pub use error::Error;
 pub use ids::{ParseIdError, SpanId, TraceId};

@@ -15,7 +15,8 @@
 //! with no `OTEL_*` variable at all nothing changes. A bad value is an error naming the variable
 //! and the value, in either family, even when the other family's variable would win.
 
-use super::{invalid, parse_bool, Config, Destination};
+use super::env::{invalid, parse_bool};
+use super::{Config, Destination};
 use crate::error::Error;
 use crate::propagation::Format;
 use crate::report::ConsoleSink;
