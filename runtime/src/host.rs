@@ -4,9 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
-use rustracing::tag::Tag;
-
-use crate::tag::TagValue;
+use crate::tag::{Tag, TagValue};
 
 /// The tags Jaeger clients put on their process, then the configured ones (`JAEGER_TAGS`,
 /// [`crate::Config::tag`]). A configured `hostname` or `ip` replaces the one found here, as in

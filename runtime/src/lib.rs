@@ -67,6 +67,8 @@ mod tracer;
 pub mod http;
 pub mod propagation;
 pub mod report;
+#[cfg(feature = "rustracing")]
+pub mod rustracing;
 pub mod testing;
 
 #[doc(hidden)]
@@ -76,8 +78,6 @@ pub mod __private;
 use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
-
-use rustracing::log::LogField;
 
 pub use config::Config;
 pub use context::Context;
@@ -159,6 +159,7 @@ pub use traced_macros::traced;
 
 use config::Destination;
 use report::{AgentSink, CollectorSink, ConsoleSink, Process, Sink};
+use tag::LogField;
 use tracer::Tracer;
 
 /// Installs the global tracer described by `config` and starts its reporter thread.

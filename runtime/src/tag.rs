@@ -1,8 +1,113 @@
-//! Tag values: what a span's tags may hold, and the conversion from Rust values.
+//! Tags: what a span's tags may hold, and the conversion from Rust values.
 
 use std::borrow::Cow;
 
-pub use rustracing::tag::TagValue;
+/// A tag's value: a string, a boolean, an integer or a float, the kinds Jaeger stores.
+///
+/// ```
+/// use traced::TagValue;
+///
+/// assert_eq!(TagValue::from("mongo"), TagValue::String("mongo".into()));
+/// assert_eq!(TagValue::from(3i64), TagValue::Integer(3));
+/// ```
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+pub enum TagValue {
+    /// Text.
+    String(Cow<'static, str>),
+    /// A boolean.
+    Boolean(bool),
+    /// A signed 64-bit integer (Jaeger's `long`).
+    Integer(i64),
+    /// A 64-bit float (Jaeger's `double`).
+    Float(f64),
+}
+
+impl From<&'static str> for TagValue {
+    fn from(value: &'static str) -> Self {
+        TagValue::String(Cow::Borrowed(value))
+    }
+}
+
+impl From<String> for TagValue {
+    fn from(value: String) -> Self {
+        TagValue::String(Cow::Owned(value))
+    }
+}
+
+impl From<Cow<'static, str>> for TagValue {
+    fn from(value: Cow<'static, str>) -> Self {
+        TagValue::String(value)
+    }
+}
+
+impl From<bool> for TagValue {
+    fn from(value: bool) -> Self {
+        TagValue::Boolean(value)
+    }
+}
+
+impl From<i64> for TagValue {
+    fn from(value: i64) -> Self {
+        TagValue::Integer(value)
+    }
+}
+
+impl From<f64> for TagValue {
+    fn from(value: f64) -> Self {
+        TagValue::Float(value)
+    }
+}
+
+/// A tag set at run time: a key and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tag {
+    key: Cow<'static, str>,
+    value: TagValue,
+}
+
+impl Tag {
+    pub(crate) fn new(key: impl Into<Cow<'static, str>>, value: impl Into<TagValue>) -> Self {
+        Tag {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.key
+    }
+
+    pub(crate) fn value(&self) -> &TagValue {
+        &self.value
+    }
+}
+
+/// One field of a log: a key and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LogField {
+    key: Cow<'static, str>,
+    value: Cow<'static, str>,
+}
+
+impl LogField {
+    pub(crate) fn new(
+        key: impl Into<Cow<'static, str>>,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        LogField {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.key
+    }
+
+    pub(crate) fn value(&self) -> &str {
+        &self.value
+    }
+}
 
 /// A value that can be a tag: strings, booleans, integers and floats, as Jaeger stores them.
 ///

@@ -7,12 +7,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustracing::log::LogField;
-use rustracing::tag::Tag;
-
 use crate::ids::{SpanId, TraceId};
 use crate::local::guard::Callsite;
-use crate::tag::{StaticTag, TagValue};
+use crate::tag::{LogField, StaticTag, Tag, TagValue};
 
 /// How a span relates to its parent (OpenTracing references).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,7 +83,8 @@ pub struct SpanRecord {
     pub(crate) start: fastant::Instant,
     pub(crate) end: fastant::Instant,
     /// `start` on the wall clock, in nanoseconds since the Unix epoch; set by the reporter
-    /// thread, from one clock anchor per batch.
+    /// thread, from one clock anchor per batch, when 0 (a span reported from rustracing comes
+    /// with it).
     pub(crate) wall_start: u64,
     pub(crate) flags: u8,
 }
@@ -98,8 +96,6 @@ pub(crate) struct More {
     pub(crate) name: Option<String>,
     pub(crate) tags: Vec<Tag>,
     pub(crate) logs: Vec<Log>,
-    /// The W3C `tracestate` of the trace as this service received it, passed on unchanged.
-    pub(crate) trace_state: Option<String>,
 }
 
 impl SpanRecord {
@@ -180,12 +176,6 @@ impl SpanRecord {
     /// The logs, in the order they were written.
     pub fn logs(&self) -> &[Log] {
         self.more.as_deref().map_or(&[], |m| &m.logs)
-    }
-
-    /// The W3C `tracestate` the span's context carried (received with its trace's
-    /// `traceparent`), exactly as received; OTLP exports it as the span's `trace_state`.
-    pub fn trace_state(&self) -> Option<&str> {
-        self.more.as_deref()?.trace_state.as_deref()
     }
 
     pub(crate) fn more(&mut self) -> &mut More {

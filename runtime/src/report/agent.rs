@@ -4,16 +4,13 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 
-use rustracing_jaeger::thrift::{agent, jaeger};
-use thrift_codec::data::Struct;
-use thrift_codec::message::Message;
-use thrift_codec::{BinaryEncode, CompactEncode};
-
 use super::encode::{self, Envelope};
 use super::sink::{Batch, Sent, Sink, SinkError};
 use super::thrift::{self, Limits};
+use crate::tag::Tag;
 
-/// The thrift protocol the agent listens for.
+/// A thrift protocol of the Jaeger wire: compact (the agent's port 6831) or binary (its port
+/// 6832, and the collector's HTTP endpoint). traced-collector decodes with the same type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Protocol {
     /// Thrift compact, the agent's port 6831.
@@ -30,32 +27,6 @@ impl Protocol {
             Protocol::Compact => 6831,
             Protocol::Binary => 6832,
         }
-    }
-
-    fn encode(self, message: &Message, out: &mut Vec<u8>) -> Result<(), SinkError> {
-        match self {
-            Protocol::Compact => message.compact_encode(out),
-            Protocol::Binary => message.binary_encode(out),
-        }
-        .map_err(|e| SinkError::new(format_args!("thrift encoding failed: {e}")))
-    }
-
-    fn encode_struct(self, value: Struct, out: &mut Vec<u8>) -> Result<(), SinkError> {
-        match self {
-            Protocol::Compact => value.compact_encode(out),
-            Protocol::Binary => value.binary_encode(out),
-        }
-        .map_err(|e| SinkError::new(format_args!("thrift encoding failed: {e}")))
-    }
-
-    fn encoded_len(self, value: Struct) -> usize {
-        let mut out = Vec::new();
-        // Encoding into a Vec cannot fail.
-        let _ = match self {
-            Protocol::Compact => value.compact_encode(&mut out),
-            Protocol::Binary => value.binary_encode(&mut out),
-        };
-        out.len()
     }
 }
 
@@ -117,36 +88,44 @@ impl AgentSink {
     /// tags, then the operation name; a `traced.truncated` tag says what was cut. Returns its
     /// encoded length. A span is never split over datagrams (the agent could not join them) and
     /// never silently lost.
-    fn shorten(&self, span: &mut jaeger::Span, budget: usize) -> usize {
+    fn shorten(&self, span: &mut thrift::Span, budget: usize) -> usize {
         let (logs, tags) = (span.logs.len(), span.tags.len());
-        let marker = |span: &jaeger::Span| jaeger::Tag::String {
-            key: "traced.truncated".into(),
-            value: format!(
-                "span larger than a {}-byte datagram: {} of {logs} logs and {} of {tags} tags cut",
-                self.max_packet_size,
-                logs - span.logs.len(),
-                tags - span.tags.len()
-            ),
+        let marker = |span: &thrift::Span| {
+            Tag::new(
+                "traced.truncated",
+                format!(
+                    "span larger than a {}-byte datagram: {} of {logs} logs and {} of {tags} tags cut",
+                    self.max_packet_size,
+                    logs - span.logs.len(),
+                    tags - span.tags.len()
+                ),
+            )
         };
         // Each item is measured once; what a list header grows by with the count (a few bytes)
         // is covered by the slack, and the result is measured whole at the end.
         const SLACK: usize = 32;
-        let encoded = |value: Struct| self.protocol.encoded_len(value);
+        let protocol = self.protocol;
+        let mut scratch = Vec::new();
+        let mut measure = |write: &dyn Fn(&mut Vec<u8>)| {
+            scratch.clear();
+            write(&mut scratch);
+            scratch.len()
+        };
         let log_sizes: Vec<usize> = span
             .logs
             .iter()
-            .map(|l| encoded(l.clone().into()))
+            .map(|l| measure(&|out| encode::log_struct(out, protocol, l)))
             .collect();
         let tag_sizes: Vec<usize> = span
             .tags
             .iter()
-            .map(|t| encoded(t.clone().into()))
+            .map(|t| measure(&|out| encode::tag_struct(out, protocol, t)))
             .collect();
         let mut bare = span.clone();
         bare.logs.clear();
         bare.tags.clear();
         bare.tags.push(marker(&bare));
-        let mut size = encoded(bare.into()) + SLACK;
+        let mut size = measure(&|out| encode::owned_span(out, protocol, &bare)) + SLACK;
         let fits = |sizes: &[usize], size: &mut usize| {
             sizes
                 .iter()
@@ -166,7 +145,7 @@ impl AgentSink {
         loop {
             let mut marked = span.clone();
             marked.tags.push(marker(span));
-            let len = encoded(marked.clone().into());
+            let len = measure(&|out| encode::owned_span(out, protocol, &marked));
             if len <= budget {
                 *span = marked;
                 return len;
@@ -204,14 +183,7 @@ impl AgentSink {
 
 impl Sink for AgentSink {
     fn send(&mut self, batch: &Batch<'_>) -> Result<Sent, SinkError> {
-        let mut encoded = Vec::new();
-        let empty = encode::empty_batch(thrift::process(batch.process()));
-        self.protocol.encode(
-            &Message::from(agent::EmitBatchNotification { batch: empty }),
-            &mut encoded,
-        )?;
-        // The stops of the batch struct and of the call's arguments follow the span list.
-        let envelope = Envelope::cut(encoded, self.protocol, 2)?;
+        let envelope = Envelope::emit_batch(batch.process(), self.protocol);
         let budget = self.max_packet_size.saturating_sub(envelope.overhead());
         let mut sent = Sent::default();
         let mut out = Vec::with_capacity(self.max_packet_size);
@@ -226,8 +198,7 @@ impl Sink for AgentSink {
                 let mut shortened = thrift::span(span, &self.limits);
                 self.shorten(&mut shortened, budget);
                 one.clear();
-                self.protocol
-                    .encode_struct(Struct::from(shortened), &mut one)?;
+                encode::owned_span(&mut one, self.protocol, &shortened);
             }
             if count > 0 && spans.len() + one.len() > budget {
                 self.send_datagram(&envelope, &spans, count, &mut out, &mut sent)?;

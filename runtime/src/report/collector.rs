@@ -9,14 +9,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use thrift_codec::data::Struct;
-use thrift_codec::BinaryEncode;
-
 use super::agent::Protocol;
 use super::encode::{self, Envelope};
 use super::post;
 use super::sink::{Batch, Sent, Sink, SinkError};
-use super::thrift::{self, Limits};
+use super::thrift::Limits;
 
 /// How a collector request authenticates.
 #[derive(Clone, PartialEq, Eq)]
@@ -228,12 +225,7 @@ fn base64(bytes: &[u8]) -> String {
 
 impl Sink for CollectorSink {
     fn send(&mut self, batch: &Batch<'_>) -> Result<Sent, SinkError> {
-        let mut encoded = Vec::new();
-        Struct::from(encode::empty_batch(thrift::process(batch.process())))
-            .binary_encode(&mut encoded)
-            .map_err(|e| SinkError::new(format_args!("thrift encoding failed: {e}")))?;
-        // The batch struct's stop follows the span list.
-        let envelope = Envelope::cut(encoded, Protocol::Binary, 1)?;
+        let envelope = Envelope::batch(batch.process());
         let mut spans = Vec::new();
         for span in batch.spans() {
             encode::span(&mut spans, Protocol::Binary, span, &self.limits);

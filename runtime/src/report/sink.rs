@@ -3,10 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use rustracing::tag::Tag;
-
 use crate::local::record::SpanRecord;
-use crate::tag::TagValue;
+use crate::tag::{Tag, TagValue};
 
 /// The process that reported the spans: its service name and tags (`hostname`, `ip`,
 /// `jaeger.version`, and those from `JAEGER_TAGS`).

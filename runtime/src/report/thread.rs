@@ -118,7 +118,10 @@ impl Reporter {
         // One clock anchor per batch turns the counter reading of every span into wall time.
         let anchor = fastant::Anchor::new();
         for span in &mut self.buffer {
-            span.wall_start = span.start.as_unix_nanos(&anchor);
+            // A span made elsewhere (reported from rustracing) knows its start already.
+            if span.wall_start == 0 {
+                span.wall_start = span.start.as_unix_nanos(&anchor);
+            }
         }
         let counters = &self.tracer.counters;
         for spans in self.buffer.chunks(MAX_BATCH) {

@@ -1,13 +1,10 @@
-//! Finished spans as rustracing_jaeger's thrift types (`jaeger.thrift`), which every Jaeger sink
-//! encodes.
+//! What the Jaeger sinks' thrift (`jaeger.thrift`) shares: its units of time, the limits on
+//! what it carries, and a span as an owned struct for the rare one cut to fit a datagram.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustracing_jaeger::thrift::jaeger;
-
-use super::sink::Process;
-use crate::local::record::{ReferenceKind, SpanRecord};
-use crate::tag::TagValue;
+use crate::local::record::{Log, ReferenceKind, SpanRecord};
+use crate::tag::{Tag, TagValue};
 
 /// Microseconds, as Jaeger's thrift counts durations (saturating).
 pub(crate) fn micros(d: Duration) -> i64 {
@@ -53,61 +50,51 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-pub(crate) fn tag(key: &str, value: &TagValue, limits: &Limits) -> jaeger::Tag {
-    let key = key.to_owned();
-    match value {
-        TagValue::String(value) => jaeger::Tag::String {
-            key,
-            value: truncate(value, limits.max_tag_value_length).to_owned(),
-        },
-        TagValue::Boolean(value) => jaeger::Tag::Bool { key, value: *value },
-        TagValue::Integer(value) => jaeger::Tag::Long { key, value: *value },
-        TagValue::Float(value) => jaeger::Tag::Double { key, value: *value },
-    }
+/// A finished span as `jaeger.thrift`'s `Span` struct holds it, owned: for the rare span that
+/// must be cut to fit a datagram, which the encoder of [`SpanRecord`]s cannot cut.
+#[derive(Clone, Debug)]
+pub(crate) struct Span {
+    pub(crate) trace_id_low: i64,
+    pub(crate) trace_id_high: i64,
+    pub(crate) span_id: i64,
+    pub(crate) parent_span_id: i64,
+    pub(crate) operation_name: String,
+    /// A `FollowsFrom` reference to the parent, else none (the parent field says `ChildOf`).
+    pub(crate) follows_from: bool,
+    pub(crate) flags: i32,
+    pub(crate) start_time: i64,
+    pub(crate) duration: i64,
+    /// Tag values already cut to the limits.
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) logs: Vec<Log>,
 }
 
 /// Ids are unsigned in Rust and signed in thrift: the bits are kept, as Jaeger clients do.
 #[allow(clippy::cast_possible_wrap)]
-pub(crate) fn span(span: &SpanRecord, limits: &Limits) -> jaeger::Span {
-    let trace_id_low = span.trace_id.low() as i64;
-    let trace_id_high = span.trace_id.high() as i64;
-    let parent_span_id = span.parent_id.get() as i64;
-    let references = if span.reference_kind() == Some(ReferenceKind::FollowsFrom) {
-        vec![jaeger::SpanRef {
-            kind: jaeger::SpanRefKind::FollowsFrom,
-            trace_id_low,
-            trace_id_high,
-            span_id: parent_span_id,
-        }]
-    } else {
-        Vec::new()
-    };
-    jaeger::Span {
-        trace_id_low,
-        trace_id_high,
+pub(crate) fn span(span: &SpanRecord, limits: &Limits) -> Span {
+    Span {
+        trace_id_low: span.trace_id.low() as i64,
+        trace_id_high: span.trace_id.high() as i64,
         span_id: span.span_id.get() as i64,
-        parent_span_id,
+        parent_span_id: span.parent_id.get() as i64,
         operation_name: span.operation_name().to_owned(),
-        references,
+        follows_from: span.reference_kind() == Some(ReferenceKind::FollowsFrom),
         flags: i32::from(span.flags),
         start_time: micros_since_epoch(span.start_time()),
         duration: micros(span.duration()),
-        tags: span.tags().map(|(k, v)| tag(k, &v, limits)).collect(),
-        logs: span
-            .logs()
-            .iter()
-            .map(|log| jaeger::Log {
-                timestamp: micros_since_epoch(log.time()),
-                fields: log.fields.iter().map(jaeger::Tag::from).collect(),
+        tags: span
+            .tags()
+            .map(|(key, value)| {
+                let value = match value {
+                    TagValue::String(s) => TagValue::String(
+                        truncate(&s, limits.max_tag_value_length).to_owned().into(),
+                    ),
+                    other => other,
+                };
+                Tag::new(key.to_owned(), value)
             })
             .collect(),
-    }
-}
-
-pub(crate) fn process(process: &Process) -> jaeger::Process {
-    jaeger::Process {
-        service_name: process.service_name.clone(),
-        tags: process.tags.iter().map(jaeger::Tag::from).collect(),
+        logs: span.logs().to_vec(),
     }
 }
 
