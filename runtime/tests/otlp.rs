@@ -136,6 +136,9 @@ fn fetch() -> Result<(), std::fmt::Error> {
 #[traced(follows_from)]
 fn background() {}
 
+/// The W3C `tracestate` the remote caller sent.
+const TRACESTATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+
 fn spans() -> Vec<SpanRecord> {
     let capture = Capture::install();
     let remote = Context::remote(
@@ -143,7 +146,8 @@ fn spans() -> Vec<SpanRecord> {
         SpanId::new(0xb7ad_6b71_6920_3331),
         true,
     )
-    .unwrap();
+    .unwrap()
+    .with_tracestate(TRACESTATE);
     handle(&remote);
     let spans = capture.take();
     assert_eq!(spans.len(), 3);
@@ -258,6 +262,11 @@ fn every_field_reaches_opentelemetrys_own_decoder_in_protobuf_gzip_and_json() {
             "{name}"
         );
         assert_eq!(span["flags"], 1, "{name}: sampled");
+        assert_eq!(record.trace_state(), Some(TRACESTATE), "{name}");
+        assert_eq!(
+            span["trace_state"], TRACESTATE,
+            "{name}: passed on unchanged"
+        );
         assert_eq!(span["start_time_unix_nano"], nanos(record.start_time()));
         assert_eq!(
             span["end_time_unix_nano"],

@@ -198,6 +198,9 @@ impl SpanGuard {
             wall_start: 0,
             flags: cx.flags,
         });
+        if let Some(state) = cx.tracestate() {
+            record.more().trace_state = Some(state.to_owned());
+        }
         if let Some(debug_id) = parent.debug_id() {
             record.set_tag(
                 "jaeger-debug-id",

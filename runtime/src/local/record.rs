@@ -96,6 +96,8 @@ pub(crate) struct More {
     pub(crate) name: Option<String>,
     pub(crate) tags: Vec<Tag>,
     pub(crate) logs: Vec<Log>,
+    /// The W3C `tracestate` of the trace as this service received it, passed on unchanged.
+    pub(crate) trace_state: Option<String>,
 }
 
 impl SpanRecord {
@@ -176,6 +178,12 @@ impl SpanRecord {
     /// The logs, in the order they were written.
     pub fn logs(&self) -> &[Log] {
         self.more.as_deref().map_or(&[], |m| &m.logs)
+    }
+
+    /// The W3C `tracestate` the span's context carried (received with its trace's
+    /// `traceparent`), exactly as received; OTLP exports it as the span's `trace_state`.
+    pub fn trace_state(&self) -> Option<&str> {
+        self.more.as_deref()?.trace_state.as_deref()
     }
 
     pub(crate) fn more(&mut self) -> &mut More {

@@ -75,6 +75,10 @@ fn span(out: &mut String, span: &Span<'_>) {
         "{{\"traceId\":\"{trace_id:032x}\",\"spanId\":\"{:016x}\"",
         record.span_id().get()
     );
+    if let Some(state) = record.trace_state() {
+        out.push_str(",\"traceState\":");
+        string(out, state);
+    }
     if let Some(parent) = record.parent_id() {
         let _ = write!(out, ",\"parentSpanId\":\"{:016x}\"", parent.get());
     }

@@ -8,6 +8,7 @@
 //! - other logs become events named by their `event` field, the other fields attributes;
 //! - a FollowsFrom parent stays the parent (so backends still draw the tree) and is also a link
 //!   tagged `opentracing.ref_type = follows_from`, as the OpenTracing shim writes it;
+//! - the W3C `tracestate` the trace arrived with is the span's `trace_state`, unchanged;
 //! - the process becomes the resource: `service.name`, `telemetry.sdk.*`, `hostname` as
 //!   `host.name`, the other process tags as they are (`jaeger.version` is replaced by the SDK's).
 

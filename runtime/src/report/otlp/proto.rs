@@ -86,6 +86,9 @@ fn span(out: &mut Vec<u8>, span: &Span<'_>) {
     let trace_id = record.trace_id().to_u128().to_be_bytes();
     bytes(out, 1, &trace_id);
     bytes(out, 2, &record.span_id().get().to_be_bytes());
+    if let Some(state) = record.trace_state() {
+        string(out, 3, state);
+    }
     if let Some(parent) = record.parent_id() {
         bytes(out, 4, &parent.get().to_be_bytes());
     }
