@@ -1,7 +1,9 @@
 //! traced-collector: an embedded, Jaeger-compatible collector and trace viewer.
 //!
 //! Any Jaeger client reports to it unchanged, on Jaeger's own ports: UDP 6831 (thrift compact)
-//! and 6832 (thrift binary) as an agent, HTTP 14268 (`POST /api/traces`) as a collector. It keeps
+//! and 6832 (thrift binary) as an agent, HTTP 14268 (`POST /api/traces`) as a collector; and any
+//! OpenTelemetry SDK does, with OTLP/HTTP on the standard port 4318 (`POST /v1/traces`, also
+//! taken on 14268). It keeps
 //! recent traces in memory (bounded by spans and bytes, oldest evicted first) and answers
 //! Jaeger's query API on 16686, with a web page at `/` to search and read traces; the terminal
 //! gets the same waterfall ([`Collector::waterfall`], `traced-collector show`). Where a team
@@ -47,8 +49,11 @@ pub struct Config {
     pub udp_compact: u16,
     /// Agent port, thrift binary (6832).
     pub udp_binary: u16,
-    /// Collector HTTP port (14268).
+    /// Collector HTTP port (14268): Jaeger's `POST /api/traces` and OTLP's `POST /v1/traces`.
     pub http: u16,
+    /// OTLP/HTTP port (4318, OpenTelemetry's standard one): `POST /v1/traces` alone; `None`
+    /// binds none (OTLP still arrives on [`Config::http`]).
+    pub otlp_http: Option<u16>,
     /// Query API and web page port (16686).
     pub query: u16,
     /// Store bounds.
@@ -72,6 +77,7 @@ impl Default for Config {
             udp_compact: 6831,
             udp_binary: 6832,
             http: 14268,
+            otlp_http: Some(4318),
             query: 16686,
             limits: Limits::default(),
             body_timeout: ingest::BODY_TIMEOUT,
@@ -89,6 +95,7 @@ impl Config {
             udp_compact: 0,
             udp_binary: 0,
             http: 0,
+            otlp_http: Some(0),
             query: 0,
             ..Config::default()
         }
@@ -102,6 +109,7 @@ pub struct Collector {
     udp_compact: SocketAddr,
     udp_binary: SocketAddr,
     http: SocketAddr,
+    otlp_http: Option<SocketAddr>,
     query: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
     udp: Vec<udp::Running>,
@@ -133,11 +141,19 @@ impl Collector {
             ..Stats::default()
         });
         let http = TcpListener::bind(at(config.http)).await?;
+        let otlp_http = match config.otlp_http {
+            Some(port) => Some(TcpListener::bind(at(port)).await?),
+            None => None,
+        };
         let query = TcpListener::bind(at(config.query)).await?;
         let mut collector = Collector {
             udp_compact: compact_port.addr,
             udp_binary: binary_port.addr,
             http: http.local_addr()?,
+            otlp_http: otlp_http
+                .as_ref()
+                .map(TcpListener::local_addr)
+                .transpose()?,
             query: query.local_addr()?,
             store: store.clone(),
             stats: stats.clone(),
@@ -154,6 +170,12 @@ impl Collector {
         collector
             .tasks
             .push(tokio::spawn(serve::serve(http, ingest_app)));
+        if let Some(listener) = otlp_http {
+            let otlp_app = otlp::http(store.clone(), stats.clone(), config.body_timeout);
+            collector
+                .tasks
+                .push(tokio::spawn(serve::serve(listener, otlp_app)));
+        }
         let query_app = query::router(store.clone(), stats).merge(analysis_api::router(store));
         collector
             .tasks
@@ -174,6 +196,11 @@ impl Collector {
     /// The collector's HTTP address (`POST http://{addr}/api/traces`).
     pub fn http_addr(&self) -> SocketAddr {
         self.http
+    }
+
+    /// The OTLP/HTTP port's address (`POST http://{addr}/v1/traces`), if one was bound.
+    pub fn otlp_http_addr(&self) -> Option<SocketAddr> {
+        self.otlp_http
     }
 
     /// The query API's and web page's address.

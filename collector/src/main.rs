@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! traced-collector [serve] [--bind IP] [--udp-compact PORT] [--udp-binary PORT] [--http PORT]
-//!                  [--query PORT] [--max-spans N] [--max-bytes N] [--udp-buffer BYTES]
-//!                  [--udp-queue DATAGRAMS] [--udp-queue-wait MS]
+//!                  [--otlp-http PORT|off] [--query PORT] [--max-spans N] [--max-bytes N]
+//!                  [--udp-buffer BYTES] [--udp-queue DATAGRAMS] [--udp-queue-wait MS]
 //! traced-collector show <trace-id> [--query HOST:PORT] [--width N]
 //! traced-collector export <trace-id> [--query HOST:PORT] [--out FILE]
 //! traced-collector latency [--service S] [--span-kind K] [--lookback 1h] [--query HOST:PORT]
@@ -20,8 +20,8 @@ use traced_collector::{Collector, Config, waterfall};
 
 const USAGE: &str = "usage:
   traced-collector [serve] [--bind IP] [--udp-compact PORT] [--udp-binary PORT] [--http PORT]
-                   [--query PORT] [--max-spans N] [--max-bytes N] [--udp-buffer BYTES]
-                   [--udp-queue DATAGRAMS] [--udp-queue-wait MS]
+                   [--otlp-http PORT|off] [--query PORT] [--max-spans N] [--max-bytes N]
+                   [--udp-buffer BYTES] [--udp-queue DATAGRAMS] [--udp-queue-wait MS]
   traced-collector show <trace-id> [--query HOST:PORT] [--width N]
   traced-collector export <trace-id> [--query HOST:PORT] [--out FILE]
   traced-collector latency [--service S] [--span-kind K] [--lookback 1h] [--query HOST:PORT]
@@ -100,6 +100,7 @@ fn serve(args: &[String]) -> Result<(), String> {
             "udp-compact",
             "udp-binary",
             "http",
+            "otlp-http",
             "query",
             "max-spans",
             "max-bytes",
@@ -118,6 +119,8 @@ fn serve(args: &[String]) -> Result<(), String> {
             "udp-compact" => config.udp_compact = parse(name, value)?,
             "udp-binary" => config.udp_binary = parse(name, value)?,
             "http" => config.http = parse(name, value)?,
+            "otlp-http" if value == "off" => config.otlp_http = None,
+            "otlp-http" => config.otlp_http = Some(parse(name, value)?),
             "query" => config.query = parse(name, value)?,
             "max-spans" => config.limits.max_spans = parse(name, value)?,
             "max-bytes" => config.limits.max_bytes = parse(name, value)?,
@@ -140,6 +143,9 @@ fn serve(args: &[String]) -> Result<(), String> {
             collector.http_addr(),
             collector.query_addr()
         );
+        if let Some(otlp) = collector.otlp_http_addr() {
+            println!("traced-collector: OTLP/HTTP http://{otlp}/v1/traces");
+        }
         for port in &collector.stats().udp {
             println!(
                 "traced-collector: udp {} receive buffer {} bytes asked, {} granted ({}), \
