@@ -63,6 +63,8 @@ mod sampler;
 mod tag;
 mod tracer;
 
+#[cfg(feature = "tracing")]
+pub mod bridge;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod propagation;

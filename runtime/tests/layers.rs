@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["metrics", "tracer"],
     &["report", "host", "propagation"],
     &["config", "error", "testing"],
-    &["http", "rustracing", "__private", "private"],
+    &["http", "bridge", "rustracing", "__private", "private"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -140,3 +140,39 @@ impl Drop for Scope<'_> {
         });
     }
 }
+
+/// What a scope entered by [`replace`] took the place of, to be put back by [`restore`]: for a
+/// scope entered and left in two separate calls (a `tracing` span's enter and exit, in
+/// `crate::bridge`), which a borrowing [`Scope`] cannot span.
+#[cfg(feature = "tracing")]
+pub(crate) struct Replaced {
+    cx: Context,
+    span: *mut SpanRecord,
+}
+
+/// Makes `cx` current with no open span (tags and logs of untouched code go nowhere until a
+/// span of traced's own is entered); returns what was current.
+#[cfg(feature = "tracing")]
+pub(crate) fn replace(cx: Context) -> Replaced {
+    let mut replaced = Replaced {
+        cx,
+        span: ptr::null_mut(),
+    };
+    let _ = CURRENT.try_with(|c| {
+        // SAFETY: no reference into the thread's context is alive: only `with`, `with_mut` and
+        // scopes reach it, and none of them is running here.
+        unsafe { ptr::swap(c.cx.get(), &mut replaced.cx) };
+        replaced.span = c.span.replace(ptr::null_mut());
+    });
+    replaced
+}
+
+/// Puts back what [`replace`] replaced; the context it made current is dropped.
+#[cfg(feature = "tracing")]
+pub(crate) fn restore(mut replaced: Replaced) {
+    let _ = CURRENT.try_with(|c| {
+        // SAFETY: as in `replace`.
+        unsafe { ptr::swap(c.cx.get(), &mut replaced.cx) };
+        c.span.set(replaced.span);
+    });
+}

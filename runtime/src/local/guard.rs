@@ -105,8 +105,8 @@ impl SpanGuard {
     }
 
     /// Starts a span under `parent`, a new root when it names none, never under the ambient
-    /// span: for a request from another process.
-    #[cfg(feature = "http")]
+    /// span: for a request from another process, or a `tracing` span given no parent.
+    #[cfg(any(feature = "http", feature = "tracing"))]
     pub(crate) fn start_remote(&mut self, callsite: &'static Callsite, parent: &Context) {
         debug_assert_eq!(self.kind, Kind::Off);
         if let Some(tracer) = queue::get() {
