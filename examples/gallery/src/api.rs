@@ -289,7 +289,13 @@ async fn upload(
         .cloned()
         .unwrap_or_else(|| "unnamed".into());
     match store_upload(&backends, name, content_type, body).await {
-        Ok(image) => (StatusCode::CREATED, Json(image)).into_response(),
+        Ok(image) => {
+            tracing::info!(
+                id = image["id"].as_str().unwrap_or_default(),
+                "image uploaded"
+            );
+            (StatusCode::CREATED, Json(image)).into_response()
+        }
         Err(failure) => failure.into_response(),
     }
 }

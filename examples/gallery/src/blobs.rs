@@ -77,6 +77,10 @@ pub fn router_over(blobs: Arc<dyn BlobStore>, slow: bool) -> Router {
             .route("/blobs/{id}", put(store).get(fetch).delete(remove))
             .route("/blobs/{id}/thumbnail", get(thumbnail))
             .layer(DefaultBodyLimit::max(MAX_IMAGE))
+            // tower-http's `tracing` spans and events: under the process's subscriber (the
+            // service's, `logs::init`), a `request` span in the trace, between the server span
+            // and the handler's.
+            .layer(tower_http::trace::TraceLayer::new_for_http())
             .with_state(Arc::new(Service { blobs, slow })),
     )
 }
@@ -136,9 +140,16 @@ async fn store(
     if let Some(refusal) = refuse_bad_id(&id) {
         return refusal;
     }
+    let bytes = body.len();
     match stored(&service, &id, body).await {
-        Ok(()) => StatusCode::CREATED.into_response(),
-        Err(e) => io_error(&e),
+        Ok(()) => {
+            tracing::info!(%id, bytes, "blob stored");
+            StatusCode::CREATED.into_response()
+        }
+        Err(e) => {
+            tracing::warn!(%id, error = %e, "blob not stored");
+            io_error(&e)
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod catalog;
 mod disk;
 pub mod health;
 pub mod launch;
+pub mod logs;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
 pub mod repository;

@@ -242,6 +242,7 @@ fn service(
         .map_err(|e| e.to_string())?
         .default_service_name(name);
     let _tracer = traced::init(config).map_err(|e| e.to_string())?;
+    gallery::logs::init();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let Routes { router, repository } = routes(options, &runtime)?;
     runtime.block_on(async {

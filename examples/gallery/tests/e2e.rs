@@ -206,8 +206,12 @@ async fn check(collector: &Collector, db_type: &str) -> Value {
         .expect("the upload that worked");
     let store = span(ok, "HTTP PUT /blobs/{id}", None);
     assert_eq!(service(ok, store), "gallery-store");
-    span(ok, "write_blob", Some(store));
-    span(ok, "make_thumbnail", Some(store));
+    // tower-http's `tracing` span, through traced's bridge, between the server span and the
+    // handler's work.
+    let request = span(ok, "request", Some(store));
+    assert_eq!(service(ok, request), "gallery-store");
+    span(ok, "write_blob", Some(request));
+    span(ok, "make_thumbnail", Some(request));
     // The bytes are stored before the record that points at them is written.
     let steps = span(ok, "store_upload", None);
     let (put, post) = (
