@@ -327,3 +327,45 @@ async fn unsampled_and_debug_decisions_survive_every_hop() {
         Some("00f067aa0ba902b7")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_tracestate_reaches_every_hop_and_every_span_unchanged() {
+    let capture = Capture::install();
+    let a = gallery().await;
+    // An OpenTelemetry caller: W3C headers only, with vendors' state traced does not read.
+    let state = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+    let response = reqwest::Client::new()
+        .get(format!("http://{a}/api/images/7"))
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .header("tracestate", state)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let spans = capture.spans();
+    let server_a = one(&spans, "HTTP GET /api/images/{id}");
+    assert_eq!(
+        server_a.parent_id().map(|id| id.to_string()).as_deref(),
+        Some("00f067aa0ba902b7")
+    );
+    let server_c = one(&spans, "HTTP GET /store/{id}");
+    let load = child_of(&spans, server_c, "load_image");
+    assert_eq!(spans.len(), 8, "{spans:#?}");
+    for span in &spans {
+        assert_eq!(
+            span.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(
+            span.trace_state(),
+            Some(state),
+            "{}: read by each server from its caller's headers",
+            span.operation_name()
+        );
+    }
+    assert_eq!(load.trace_state(), Some(state), "after two hops");
+}

@@ -20,11 +20,11 @@ pub use console::ConsoleSink;
 #[cfg(feature = "otlp")]
 pub use otlp::{Compression, OtlpProtocol, OtlpSink};
 pub use sink::{Batch, Process, Sent, Sink, SinkError};
+pub use tee::Tee;
 pub use thrift::DEFAULT_MAX_TAG_VALUE_LENGTH;
 
 /// Checks a collector endpoint, for the configuration's errors.
 pub(crate) fn collector_endpoint(url: &str) -> Result<(), String> {
     collector::Endpoint::parse(url).map(drop)
 }
-pub(crate) use tee::Tee;
 pub(crate) use thread::spawn;
