@@ -19,3 +19,4 @@ pub(crate) mod panics;
 pub(crate) mod queue;
 pub(crate) mod record;
 pub(crate) mod ring;
+pub(crate) mod sync;
