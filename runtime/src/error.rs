@@ -1,13 +1,16 @@
 //! The errors of configuring and installing the tracer.
+//!
+//! Written out rather than derived with `thiserror`: its proc-macro brought a second `syn` (3,
+//! beside the attribute's 2) into every build of traced, for five messages.
 
+use std::fmt;
 use std::io;
 
 /// Why [`crate::init`] or [`crate::Config::from_env`] failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// An environment variable holds a value that cannot be used.
-    #[error("{variable}={value:?} is invalid: {reason}")]
     InvalidVariable {
         /// The variable, e.g. `JAEGER_SAMPLER_PARAM`.
         variable: &'static str,
@@ -17,7 +20,6 @@ pub enum Error {
         reason: String,
     },
     /// A setting made in code is out of range.
-    #[error("invalid setting {setting}: {reason}")]
     InvalidSetting {
         /// The setting, e.g. `queue_size`.
         setting: &'static str,
@@ -25,7 +27,6 @@ pub enum Error {
         reason: String,
     },
     /// The agent's host name does not resolve, or the socket cannot be opened.
-    #[error("cannot report to the Jaeger agent at {address:?}: {source}")]
     Agent {
         /// The `host:port` given.
         address: String,
@@ -33,9 +34,41 @@ pub enum Error {
         source: io::Error,
     },
     /// A tracer is installed already.
-    #[error("a tracer is installed already: drop its guard before installing another")]
     AlreadyInstalled,
     /// The reporter thread could not be started.
-    #[error("cannot start the reporter thread: {0}")]
     Thread(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidVariable {
+                variable,
+                value,
+                reason,
+            } => write!(f, "{variable}={value:?} is invalid: {reason}"),
+            Error::InvalidSetting { setting, reason } => {
+                write!(f, "invalid setting {setting}: {reason}")
+            }
+            Error::Agent { address, source } => {
+                write!(
+                    f,
+                    "cannot report to the Jaeger agent at {address:?}: {source}"
+                )
+            }
+            Error::AlreadyInstalled => f.write_str(
+                "a tracer is installed already: drop its guard before installing another",
+            ),
+            Error::Thread(e) => write!(f, "cannot start the reporter thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Agent { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }

@@ -79,13 +79,24 @@ impl fmt::Debug for TraceId {
 }
 
 /// The error of parsing a [`TraceId`] or [`SpanId`] from text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {what} {value:?}: expected 1 to {max} hex digits, not all zero")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseIdError {
     what: &'static str,
     max: usize,
     value: String,
 }
+
+impl fmt::Display for ParseIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ParseIdError { what, max, value } = self;
+        write!(
+            f,
+            "invalid {what} {value:?}: expected 1 to {max} hex digits, not all zero"
+        )
+    }
+}
+
+impl std::error::Error for ParseIdError {}
 
 impl ParseIdError {
     fn new(what: &'static str, max: usize, value: &str) -> Self {

@@ -35,15 +35,29 @@ enum Kind {
 }
 
 /// The error of a sampler parameter out of range.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SamplerError {
     /// A probability outside `0.0..=1.0`.
-    #[error("sampling probability {0} is not between 0 and 1")]
     Probability(f64),
     /// A negative or non-finite rate.
-    #[error("sampling rate {0} is not a finite number of traces per second >= 0")]
     Rate(f64),
 }
+
+impl std::fmt::Display for SamplerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SamplerError::Probability(p) => {
+                write!(f, "sampling probability {p} is not between 0 and 1")
+            }
+            SamplerError::Rate(r) => write!(
+                f,
+                "sampling rate {r} is not a finite number of traces per second >= 0"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SamplerError {}
 
 impl Sampler {
     /// Records every trace (Jaeger `const` 1).

@@ -71,9 +71,20 @@ impl Format {
 }
 
 /// The error of parsing a [`Format`] name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown propagation format {0:?}: expected jaeger, w3c, b3 or b3multi")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseFormatError(String);
+
+impl std::fmt::Display for ParseFormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown propagation format {:?}: expected jaeger, w3c, b3 or b3multi",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ParseFormatError {}
 
 impl FromStr for Format {
     type Err = ParseFormatError;
