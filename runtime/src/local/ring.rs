@@ -71,10 +71,13 @@ impl Ring {
             return None;
         }
         let span = self.slots[head & self.mask].with(|slot| {
-            // SAFETY: the slot's pointer is valid for the ring's life, and slots in
-            // `head..tail` were written and published by the producer's release store of
-            // `tail`; the producer does not touch them again until `head` moves past them.
-            unsafe { (*slot).assume_init_read() }
+            // SAFETY: the slot's pointer is valid for the ring's life; slots in `head..tail`
+            // are the consumer's alone until `head` moves past them.
+            let slot = unsafe { &*slot };
+            // SAFETY: slots in `head..tail` were written and published by the producer's
+            // release store of `tail`; the producer does not touch them again until `head`
+            // moves past them.
+            unsafe { slot.assume_init_read() }
         });
         self.head.0.store(head.wrapping_add(1), Ordering::Release);
         Some(span)
