@@ -4,13 +4,13 @@
 //! real path: a `partial_success` and a refusal counted in `traced::metrics()`.
 //!
 //! The test installs its peer: a venv under the target directory with the pinned
-//! `tests/otlp/requirements.txt`, made on first run and whenever they change.
+//! `tests/otlp/requirements.txt` (traced-test-support's, made on first run and whenever they
+//! change).
 #![cfg(feature = "otlp")]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -18,104 +18,38 @@ use serde_json::{json, Value};
 use traced::report::{Batch, Compression, OtlpProtocol, OtlpSink, Process, Sink};
 use traced::testing::Capture;
 use traced::{traced, Config, Context, SpanId, SpanRecord, TagValue, TraceId};
+use traced_test_support::Peer;
 
 /// One global tracer per process: the tests take turns.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn run(command: &mut Command) {
-    let output = command.output().expect("runs");
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The venv's python, with the pinned requirements installed. A venv is built aside and
-/// renamed into place, so test processes running at once never use a half-built one.
+/// The venv's python, with the pinned `tests/otlp/requirements.txt` installed.
 fn python() -> PathBuf {
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let venv = root.join("otlp-venv");
-    let python = venv.join("bin").join("python");
     let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).expect("requirements");
-    let stamp = |venv: &Path| venv.join("installed-requirements.txt");
-    if std::fs::read_to_string(stamp(&venv)).ok().as_deref() == Some(wanted.as_str()) {
-        return python;
-    }
-    let staging = root.join(format!("otlp-venv.{}", std::process::id()));
-    run(Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&staging));
-    run(Command::new(staging.join("bin").join("python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(&requirements));
-    std::fs::write(stamp(&staging), &wanted).expect("stamp");
-    let _ = std::fs::remove_dir_all(&venv);
-    if std::fs::rename(&staging, &venv).is_err() {
-        // Another test process put its own in place first.
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    python
+    traced_test_support::venv("otlp-venv", &requirements).join("python")
 }
 
 /// The Python receiver (`tests/otlp/receiver.py`), answering as `answers` say; killed when
 /// dropped.
-struct Receiver {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    port: u16,
-}
+struct Receiver(Peer);
 
 impl Receiver {
     fn start(answers: &[&str]) -> Receiver {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/receiver.py");
-        let mut child = Command::new(python())
-            .arg(script)
-            .args(answers)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starts the receiver");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("reads the port");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the receiver prints its port, not {line:?}"));
-        Receiver {
-            child,
-            stdout,
-            port,
-        }
+        let mut command = Command::new(python());
+        command
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/receiver.py"))
+            .args(answers);
+        Receiver(Peer::start(command))
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1/traces", self.port)
+        format!("http://127.0.0.1:{}/v1/traces", self.0.port)
     }
 
     /// The next request the receiver decoded.
     fn next(&mut self) -> Value {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("reads a request");
+        let line = self.0.read_line();
         serde_json::from_str(&line).unwrap_or_else(|_| panic!("a decoded request, not {line:?}"))
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -415,8 +349,6 @@ fn partial_success_and_refusals_are_counted_in_the_metrics() {
     assert!(error.contains("answered 400"), "{error}");
     drop(guard);
     receiver.next();
-    drop(receiver.child.stdin.take());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut receiver.stdout, &mut rest).unwrap();
+    let rest = receiver.0.finish();
     assert_eq!(rest, "", "no request after the 400");
 }

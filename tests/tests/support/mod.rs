@@ -1,53 +1,18 @@
 //! What the interop tests share: the Python venv holding the peers no one here wrote (Uber's
-//! `jaeger-client`, Apache `thrift`), installed by the tests themselves, and the peer processes.
+//! `jaeger-client`, Apache `thrift`), installed by the tests themselves
+//! through traced-test-support, and the peer processes.
 
 // Each test crate that includes this module uses part of it.
 #![allow(dead_code)]
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 
-fn run(command: &mut Command) {
-    let output = command.output().expect("runs");
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The venv's python, with the pinned `tests/interop/requirements.txt` installed: made on first
-/// use and whenever the requirements change. A file lock keeps test processes that run at the
-/// same time (nextest) from building it twice.
+/// The venv's python, with the pinned `tests/interop/requirements.txt` installed
+/// (traced-test-support's venv: made on first use and whenever the requirements change).
 pub(crate) fn python() -> PathBuf {
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let venv = root.join("interop-venv");
-    let python = venv.join("bin").join("python");
     let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).expect("requirements");
-    let stamp = venv.join("installed-requirements.txt");
-    let lock = File::create(root.join("interop-venv.lock")).expect("lock file");
-    lock.lock().expect("locks the venv");
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-        run(Command::new("python3")
-            .args(["-m", "venv", "--clear"])
-            .arg(&venv));
-        run(Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements));
-        std::fs::write(&stamp, wanted).expect("stamp");
-    }
-    python
+    traced_test_support::venv("interop-venv", &requirements).join("python")
 }
 
 /// A script in `tests/interop/`.
@@ -57,11 +22,10 @@ pub(crate) fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A Python peer that prints the port it listens on first. Killed when dropped, if still
-/// running.
+/// A Python peer from `tests/interop/` that prints the port it listens on first. Killed when
+/// dropped, if still running.
 pub(crate) struct Peer {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
+    peer: traced_test_support::Peer,
     pub port: u16,
 }
 
@@ -72,46 +36,21 @@ impl Peer {
 
     /// [`Peer::start`] with environment variables set for the peer.
     pub(crate) fn start_with_env(script_name: &str, args: &[&str], env: &[(&str, &str)]) -> Peer {
-        let mut child = Command::new(python())
+        let mut command = Command::new(python());
+        command
             .arg(script(script_name))
             .args(args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starts the Python peer");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("reads the port");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the peer prints its port, not {line:?}"));
+            .envs(env.iter().copied());
+        let peer = traced_test_support::Peer::start(command);
         Peer {
-            child,
-            stdout,
-            port,
+            port: peer.port,
+            peer,
         }
     }
 
     /// Closes the peer's stdin and reads the rest of its output until it exits.
-    pub(crate) fn finish(mut self) -> String {
-        drop(self.child.stdin.take());
-        let mut rest = String::new();
-        self.stdout
-            .read_to_string(&mut rest)
-            .expect("reads the output");
-        let status = self.child.wait().expect("waits");
-        assert!(status.success(), "the peer failed: {rest}");
-        rest
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub(crate) fn finish(self) -> String {
+        self.peer.finish()
     }
 }
 
