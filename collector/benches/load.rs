@@ -7,13 +7,16 @@
 //! UDP: spans of about 300 bytes in datagrams of up to 65,000 bytes (the Node client's packet
 //! size), thrift compact, as an agent client sends them; also a burst of 225 such datagrams sent
 //! back to back. HTTP: several clients, each on its own keep-alive connection, POST thrift
-//! binary batches of 100 spans.
+//! binary batches of 100 spans. OTLP: the same clients POST OTLP/HTTP protobuf batches of 100
+//! spans of the same content (name, kind, the four other tags, the log as an event), encoded by
+//! traced's `OtlpSink`, to the collector's OTLP port.
 //!
 //! ```text
 //! cargo bench -p traced-collector --bench load                  # release (the bench profile)
 //! cargo bench -p traced-collector --bench load --profile dev    # debug, as `cargo run` builds it
 //! cargo bench -p traced-collector --bench load -- --udp 200000 --http 50000 --seconds 10 --runs 5
 //! cargo bench -p traced-collector --bench load -- --udp '' --http 400000   # HTTP only
+//! cargo bench -p traced-collector --bench load -- --udp '' --http '' --otlp 100000,200000
 //! ```
 
 use std::io::{Read, Write};
@@ -26,6 +29,7 @@ use serde_json::Value;
 use thrift_codec::data::Struct;
 use thrift_codec::message::Message;
 use thrift_codec::{BinaryEncode, CompactEncode};
+use traced::report::{Batch, OtlpSink, Process};
 use traced_collector::{Collector, Config};
 
 /// The Node client's largest datagram.
@@ -116,6 +120,41 @@ fn http_body(trace: i64) -> Vec<u8> {
     out
 }
 
+/// A span as `span` describes it, recorded by traced (the statement and URL are the same), with
+/// `children - 1` children of its own: `batch`'s trace of 100 spans is one call with 100.
+#[traced::traced(
+    name = "GET /v0/images/{id}/thumbnail",
+    kind = client,
+    tags(
+        db.statement = "SELECT id, name, size, created FROM images WHERE owner = ?",
+        http.url = "http://gallery-catalog:8081/v0/images?owner=42&limit=50",
+        rows = rows,
+        error = false,
+    )
+)]
+fn thumbnail_query(rows: i64, children: i64) {
+    traced::log_fields([("event", "query done")]);
+    for rows in 1..children {
+        thumbnail_query(rows, 0);
+    }
+}
+
+/// The OTLP twin of `http_body`: `bodies` `ExportTraceServiceRequest`s (protobuf), each one
+/// trace of `HTTP_BATCH` spans, made by traced and encoded by its `OtlpSink`.
+fn otlp_bodies(bodies: usize) -> Vec<Vec<u8>> {
+    let capture = traced::testing::Capture::install();
+    for _ in 0..bodies {
+        thumbnail_query(0, HTTP_BATCH as i64);
+    }
+    let spans = capture.take();
+    let process = Process::new("load");
+    let sink = OtlpSink::new(OtlpSink::DEFAULT_ENDPOINT).expect("an endpoint");
+    spans
+        .chunks(HTTP_BATCH)
+        .map(|chunk| sink.body(&Batch::new(&process, chunk)))
+        .collect()
+}
+
 /// Sleeps until `at`, or not at all when late: senders keep their rate on average.
 fn pace(at: Instant) {
     let now = Instant::now();
@@ -160,20 +199,26 @@ fn udp_burst(args: &[String]) {
     println!("{}", count * per);
 }
 
-/// An HTTP client process: `--http-sender ADDR RATE SECONDS SENDER`, one keep-alive
+/// An HTTP client process: `--http-sender ADDR RATE SECONDS SENDER` (Jaeger thrift to
+/// `/api/traces`) or `--otlp-sender ...` (OTLP protobuf to `/v1/traces`), one keep-alive
 /// connection; prints the spans sent in accepted batches, the batches refused and the
 /// milliseconds it took (longer than asked when the collector answers slower than the rate).
-fn http_sender(args: &[String]) {
+fn http_sender(args: &[String], otlp: bool) {
     let target: SocketAddr = args[0].parse().expect("an address");
     let rate: f64 = args[1].parse().expect("a rate");
     let seconds: f64 = args[2].parse().expect("seconds");
     let sender: i64 = args[3].parse().expect("a sender number");
-    let bodies: Vec<Vec<u8>> = (0..64).map(|t| http_body(sender << 32 | t)).collect();
+    let (bodies, path, content_type, accepted_status) = if otlp {
+        (otlp_bodies(64), "/v1/traces", "application/x-protobuf", 200)
+    } else {
+        let bodies = (0..64).map(|t| http_body(sender << 32 | t)).collect();
+        (bodies, "/api/traces", "application/x-thrift", 202)
+    };
     let requests: Vec<Vec<u8>> = bodies
         .iter()
         .map(|body| {
             let head = format!(
-                "POST /api/traces HTTP/1.1\r\nHost: {target}\r\nContent-Type: application/x-thrift\r\nContent-Length: {}\r\n\r\n",
+                "POST {path} HTTP/1.1\r\nHost: {target}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
                 body.len()
             );
             [head.as_bytes(), body].concat()
@@ -194,7 +239,7 @@ fn http_sender(args: &[String]) {
         stream
             .write_all(&requests[i % requests.len()])
             .expect("writes");
-        if read_status(&mut stream, &mut answer) == 202 {
+        if read_status(&mut stream, &mut answer) == accepted_status {
             accepted += HTTP_BATCH;
         } else {
             refused += 1;
@@ -402,14 +447,22 @@ fn burst_run(datagrams: usize) -> Row {
     }
 }
 
-fn http_run(rate: u64, seconds: f64, clients: usize) -> Row {
+fn http_run(rate: u64, seconds: f64, clients: usize, otlp: bool) -> Row {
     let (_runtime, collector) = collector();
+    let (target, mode) = if otlp {
+        (
+            collector.otlp_http_addr().expect("an OTLP port"),
+            "--otlp-sender",
+        )
+    } else {
+        (collector.http_addr(), "--http-sender")
+    };
     let args = [
-        collector.http_addr().to_string(),
+        target.to_string(),
         (rate as f64 / clients as f64).to_string(),
         seconds.to_string(),
     ];
-    let sent = run_senders("--http-sender", &args, clients);
+    let sent = run_senders(mode, &args, clients);
     let s = settled(collector.query_addr());
     let spans = sent.spans + sent.refused * HTTP_BATCH as u64;
     Row {
@@ -446,7 +499,8 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("--udp-sender") => return udp_sender(&args[1..]),
         Some("--udp-burst") => return udp_burst(&args[1..]),
-        Some("--http-sender") => return http_sender(&args[1..]),
+        Some("--http-sender") => return http_sender(&args[1..], false),
+        Some("--otlp-sender") => return http_sender(&args[1..], true),
         _ => {}
     }
     // `cargo test --benches` runs each bench once to check it: a short run with no table.
@@ -475,12 +529,24 @@ fn main() {
             &[100_000, 200_000]
         },
     );
+    let otlp_rates = rates(
+        &args,
+        "--otlp",
+        if debug {
+            &[25_000, 50_000]
+        } else {
+            &[100_000, 200_000]
+        },
+    );
     let (senders, clients) = (2, 4);
+    let otlp_body = otlp_bodies(1);
     println!(
-        "{} build; {seconds} s per run, {runs} runs; UDP: {senders} sender processes, {} spans of {} bytes a datagram; HTTP: {clients} clients, batches of {HTTP_BATCH} spans",
+        "{} build; {seconds} s per run, {runs} runs; UDP: {senders} sender processes, {} spans of {} bytes a datagram; HTTP and OTLP: {clients} clients, batches of {HTTP_BATCH} spans ({} and {} bytes a span)",
         if debug { "debug" } else { "release" },
         spans_per_datagram(),
         datagram(i64::MIN, spans_per_datagram()).len() / spans_per_datagram(),
+        http_body(0).len() / HTTP_BATCH,
+        otlp_body[0].len() / HTTP_BATCH,
     );
     if option(&args, "--udp").is_none_or(|v| !v.is_empty()) {
         let rows: Vec<Row> = (0..runs).map(|_| burst_run(225)).collect();
@@ -492,8 +558,14 @@ fn main() {
     }
     for rate in http_rates {
         let rows: Vec<Row> = (0..runs)
-            .map(|_| http_run(rate, seconds, clients))
+            .map(|_| http_run(rate, seconds, clients, false))
             .collect();
         report("http", &format!("{rate} spans/s"), &rows);
+    }
+    for rate in otlp_rates {
+        let rows: Vec<Row> = (0..runs)
+            .map(|_| http_run(rate, seconds, clients, true))
+            .collect();
+        report("otlp", &format!("{rate} spans/s"), &rows);
     }
 }
