@@ -31,7 +31,7 @@ use crate::repository::new_id;
 pub const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
 /// Where the other two services are.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Backends {
     client: ClientWithMiddleware,
     catalog: String,

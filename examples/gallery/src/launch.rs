@@ -58,6 +58,7 @@ pub struct Launch {
 
 /// The three running services, stopped (stdin closed, so they flush their spans) and reaped
 /// when dropped; one that does not stop within 5 s is ended, so none is left behind.
+#[derive(Debug)]
 pub struct Services {
     children: Vec<Running>,
     /// The API's base URL.
@@ -67,6 +68,7 @@ pub struct Services {
 }
 
 /// One service's process.
+#[derive(Debug)]
 struct Running {
     name: &'static str,
     /// Its base URL, once it has said where it listens.

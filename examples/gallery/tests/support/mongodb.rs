@@ -6,8 +6,9 @@
 //!
 //! Shared by the library's unit tests (`#[path]`) and the integration tests.
 
-// Each test crate that includes this module uses part of it.
-#![allow(dead_code)]
+// Each test crate that includes this module uses part of it, and reaches its items as `pub`
+// through its own `mod support`; the library's unit tests include it privately.
+#![allow(dead_code, unreachable_pub)]
 
 use super::python::{Server, unique_name, venv};
 

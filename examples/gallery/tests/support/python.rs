@@ -3,8 +3,9 @@
 //! under the target directory, and started on a free loopback port for as long as a test holds
 //! it (traced-test-support's venvs and servers, which the workspace's other tests use too).
 
-// Each test crate that includes this module uses part of it.
-#![allow(dead_code)]
+// Each test crate that includes this module uses part of it, and reaches its items as `pub`
+// through its own `mod support`; the library's unit tests include it privately.
+#![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,9 @@
 //! `moto-requirements.txt`), started on a free loopback port for as long as the test holds it,
 //! with a bucket of the test's own.
 
+// Reached as `pub` through the store test's own `mod support`.
+#![allow(unreachable_pub)]
+
 use gallery::s3::S3Config;
 
 use super::python::{Server, unique_name, venv};
