@@ -1108,16 +1108,6 @@ mod tests {
         assert!(last.starts_with("OTLP request of 100 bytes"), "{last}");
     }
 
-    /// OpenTelemetry's Python SDK and its OTLP/HTTP exporter, pinned, with what they import.
-    const SDK_REQUIREMENTS: &str = "opentelemetry-sdk==1.45.2 \
-        opentelemetry-exporter-otlp-proto-http==1.45.2 opentelemetry-api==1.45.2 \
-        opentelemetry-exporter-otlp-common==0.66b2 opentelemetry-exporter-otlp-proto-common==1.45.2 \
-        opentelemetry-proto==1.45.2 protobuf==7.36.2 \
-        opentelemetry-semantic-conventions==0.66b2 googleapis-common-protos==1.76.0 \
-        requests==2.34.2 typing_extensions==4.16.0 certifi==2026.10.19.post1 \
-        charset-normalizer==3.5.3 idna==3.20 urllib3==2.8.0 \
-        opentelemetry-exporter-http-transport==0.66b2";
-
     /// A Python service traced by OpenTelemetry's SDK: a server span and its failed child with
     /// an event, exported by the SDK's OTLP/HTTP exporter to `argv[1]` (gzipped when `argv[2]`
     /// says `gzip`); prints the trace id and both span ids.
@@ -1146,47 +1136,12 @@ print(format(parent.get_span_context().trace_id, "032x"),
 provider.shutdown()
 "#;
 
-    /// The venv's python with the SDK installed, under the target directory; built aside and
-    /// renamed into place, so test processes running at once never use a half-built one.
+    /// The venv's python with OpenTelemetry's SDK and its OTLP/HTTP exporter, pinned in
+    /// `tests/otlp-sdk-requirements.txt` (traced-test-support's venv under the target directory).
     fn sdk_python() -> std::path::PathBuf {
-        use std::process::Command;
-
-        let run = |command: &mut Command| {
-            let output = command.output().expect("runs");
-            assert!(
-                output.status.success(),
-                "{command:?}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        };
-        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-            std::path::PathBuf::from,
-        );
-        let root = target.join("tmp");
-        let venv = root.join("otlp-sdk-venv");
-        let stamp = |venv: &std::path::Path| venv.join("installed-requirements.txt");
-        if std::fs::read_to_string(stamp(&venv)).ok().as_deref() != Some(SDK_REQUIREMENTS) {
-            let staging = root.join(format!("otlp-sdk-venv.{}", std::process::id()));
-            run(Command::new("python3")
-                .args(["-m", "venv", "--clear"])
-                .arg(&staging));
-            run(Command::new(staging.join("bin/python"))
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .args(SDK_REQUIREMENTS.split_whitespace()));
-            std::fs::write(stamp(&staging), SDK_REQUIREMENTS).expect("stamp");
-            let _ = std::fs::remove_dir_all(&venv);
-            if std::fs::rename(&staging, &venv).is_err() {
-                let _ = std::fs::remove_dir_all(&staging);
-            }
-        }
-        venv.join("bin/python")
+        let requirements = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/otlp-sdk-requirements.txt");
+        traced_test_support::venv("otlp-sdk-venv", &requirements).join("python")
     }
 
     #[test]
