@@ -1,4 +1,5 @@
-//! A `tracing` span (two fields, entered once, closed) under three subscribers, side by side:
+//! A `tracing` span (two fields, entered once, closed; and the same without fields) under three
+//! subscribers, side by side:
 //!
 //! - `registry alone`: `tracing-subscriber`'s registry with a no-op layer, the floor any layer
 //!   starts from;
@@ -17,14 +18,23 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-use tracing::Dispatch;
-use tracing_subscriber::layer::{Identity, SubscriberExt as _};
 use traced::bridge::TracingLayer;
 use traced::{Config, Context, Sampler, SpanId, TraceId};
+use tracing::Dispatch;
+use tracing_subscriber::layer::{Identity, SubscriberExt as _};
 
-/// The measured span: made with two fields, entered, left and closed.
+/// The measured span: made with two fields (an integer and a string), entered, left and closed.
 fn one_span() {
     let span = tracing::info_span!("query", rows = 3, table = "images");
+    let entered = span.enter();
+    black_box(&entered);
+    drop(entered);
+    drop(span);
+}
+
+/// The same span without fields.
+fn bare_span() {
+    let span = tracing::info_span!("query");
     let entered = span.enter();
     black_box(&entered);
     drop(entered);
@@ -57,12 +67,13 @@ fn bench(c: &mut Criterion) {
             .sampler(Sampler::always())
             .sink(traced::testing::Discard);
         let _tracer = traced::init(config).expect("the tracer installs");
-        let unsampled = Context::remote(TraceId::new(0, 7), SpanId::new(9), false)
-            .expect("valid ids");
+        let unsampled =
+            Context::remote(TraceId::new(0, 7), SpanId::new(9), false).expect("valid ids");
         unsampled.in_scope(|| {
             group.bench_function("traced bridge/unsampled", |b| b.iter(one_span));
         });
         group.bench_function("traced bridge/sampled", |b| b.iter(one_span));
+        group.bench_function("traced bridge/sampled, no fields", |b| b.iter(bare_span));
     });
 
     let provider = SdkTracerProvider::builder()
@@ -74,6 +85,9 @@ fn bench(c: &mut Criterion) {
     );
     tracing::dispatcher::with_default(&otel, || {
         group.bench_function("tracing-opentelemetry/sampled", |b| b.iter(one_span));
+        group.bench_function("tracing-opentelemetry/sampled, no fields", |b| {
+            b.iter(bare_span);
+        });
     });
     group.finish();
     let _ = provider.shutdown();

@@ -65,14 +65,18 @@ impl TracingLayer {
         TracingLayer::default()
     }
 
-    /// Starts the traced span of a new `tracing` span; `None` when there is none to start (no
-    /// tracer, an unsampled trace, or a parent that is not bridged).
-    fn start<S>(&self, attrs: &Attributes<'_>, ctx: &LayerContext<'_, S>) -> Option<SpanGuard>
+    /// Starts the traced span of a new `tracing` span in `guard`; `None` when there is none to
+    /// start (no tracer, an unsampled trace, or a parent that is not bridged).
+    fn start<S>(
+        &self,
+        guard: &mut SpanGuard,
+        attrs: &Attributes<'_>,
+        ctx: &LayerContext<'_, S>,
+    ) -> Option<()>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         queue::get()?;
-        let mut guard = SpanGuard::off();
         if attrs.is_contextual() {
             // Checked before looking up the call site: inside an unsampled trace, all there is.
             if !current::with(Context::starts_spans) {
@@ -90,7 +94,7 @@ impl TracingLayer {
             // `parent: None`: a root, whatever is current.
             guard.start_remote(self.callsites.get(attrs.metadata()), &Context::NONE);
         }
-        Some(guard)
+        Some(())
     }
 }
 
@@ -105,11 +109,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
-        let Some(guard) = self.start(attrs, &ctx) else {
+        let mut bridged = Bridged::off();
+        if self.start(bridged.guard(), attrs, &ctx).is_none() || !bridged.started() {
             return;
-        };
-        guard.with_record(|record| attrs.record(&mut SpanFields(record)));
-        if let (Some(bridged), Some(span)) = (Bridged::new(guard), ctx.span(id)) {
+        }
+        bridged.with_record(|record| attrs.record(&mut SpanFields(record)));
+        if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(bridged);
         }
     }
@@ -139,6 +144,10 @@ where
         entered::exit(id);
     }
 
+    // No `on_close`: the registry drops a span's extensions as it closes it, and dropping the
+    // bridged span finishes it (its record goes to the tracer's queue). Looking the span up to
+    // remove it first would cost every span a slab read and a lock, bridged or not.
+
     fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
         if queue::get().is_none() {
             return;
@@ -155,7 +164,7 @@ where
         if !event.is_contextual() {
             return;
         }
-        // The current span: traced's own when one is open (entering a bridged span closes it),
+        // The current span: traced's own when one is open (entering a bridged span hides it),
         // else the bridged span whose context is current.
         let Some(span_id) = current::with(|cx| cx.is_sampled().then_some(cx.span_id)) else {
             return;
@@ -175,13 +184,6 @@ where
             if bridged.context().span_id == span_id {
                 bridged.with_record(|record| log.write(record));
             }
-        }
-    }
-
-    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
-        // Dropping the bridged span finishes it: its record goes to the tracer's queue.
-        if let Some(span) = ctx.span(&id) {
-            drop(span.extensions_mut().remove::<Bridged>());
         }
     }
 }

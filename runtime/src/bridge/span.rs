@@ -25,13 +25,28 @@ struct Guard(SpanGuard);
 unsafe impl Sync for Guard {}
 
 impl Bridged {
-    /// Keeps a started span; `None` when the guard holds no span (no tracer, or an ambient
-    /// unsampled trace), so that nothing is stored.
-    pub(crate) fn new(guard: SpanGuard) -> Option<Bridged> {
-        guard.enters_scope().then(|| Bridged {
-            cx: guard.context(),
-            guard: Guard(guard),
-        })
+    /// No span yet: one is started in place, through [`Bridged::guard`], so that the guard
+    /// (some 150 bytes) is not copied on its way into the registry's extensions.
+    pub(crate) fn off() -> Bridged {
+        Bridged {
+            cx: Context::NONE,
+            guard: Guard(SpanGuard::off()),
+        }
+    }
+
+    /// The guard, to start.
+    pub(crate) fn guard(&mut self) -> &mut SpanGuard {
+        &mut self.guard.0
+    }
+
+    /// Takes the started span's context; `false` when the guard holds no span (no tracer, or
+    /// an ambient unsampled trace), so that nothing is to be stored.
+    pub(crate) fn started(&mut self) -> bool {
+        if !self.guard.0.enters_scope() {
+            return false;
+        }
+        self.cx = self.guard.0.context();
+        true
     }
 
     /// The span's context.
