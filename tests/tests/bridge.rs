@@ -442,3 +442,27 @@ fn an_unsampled_trace_has_no_bridged_spans() {
 
     assert_eq!(capture.spans().len(), 0, "{:?}", capture.spans());
 }
+
+#[test]
+fn a_span_left_out_of_order_leaves_the_one_still_entered_current() {
+    let capture = capture();
+    let first = tracing::info_span!("first").entered();
+    let second = tracing::info_span!("second").entered();
+    let first = first.exit();
+    load_image();
+    let second = second.exit();
+    load_image();
+    drop((first, second));
+
+    let first = capture.span("first");
+    let second = capture.span("second");
+    assert_child(&second, &first);
+    let calls = capture.spans_named("load_image");
+    assert_eq!(calls.len(), 2);
+    assert_child(&calls[0], &second);
+    assert_eq!(
+        calls[1].parent_id(),
+        None,
+        "nothing is current once both are left"
+    );
+}
