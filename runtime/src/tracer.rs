@@ -41,7 +41,7 @@ impl Tracer {
     /// Only one thread, the tracer's reporter, may drain: each ring has one consumer.
     pub(crate) unsafe fn drain(&self, mut f: impl FnMut(SpanRecord)) {
         // A copy, so that threads registering are not held up while the rings drain.
-        let rings = lock(&self.rings).clone();
+        let rings = self.rings().clone();
         let mut exited = false;
         for ring in &rings {
             // Read before draining: every span pushed before the thread exited is then seen.
@@ -52,7 +52,8 @@ impl Tracer {
             }
         }
         if exited {
-            lock(&self.rings).retain(|ring| !ring.is_abandoned() || ring.len() > 0);
+            self.rings()
+                .retain(|ring| !ring.is_abandoned() || ring.len() > 0);
         }
         let orphans = std::mem::take(&mut *lock(&self.orphans));
         orphans.into_iter().for_each(f);
@@ -60,7 +61,7 @@ impl Tracer {
 
     /// Spans finished and not yet drained (a snapshot).
     pub(crate) fn queued(&self) -> usize {
-        let in_rings: usize = lock(&self.rings).iter().map(|ring| ring.len()).sum();
+        let in_rings: usize = self.rings().iter().map(|ring| ring.len()).sum();
         in_rings + lock(&self.orphans).len()
     }
 

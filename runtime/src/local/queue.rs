@@ -11,6 +11,7 @@ use std::thread::Thread;
 use crate::local::counters::Counters;
 use crate::local::record::SpanRecord;
 use crate::local::ring::{Producer, Ring};
+use crate::local::sync;
 use crate::sampler::Sampler;
 use crate::tag::StaticTag;
 
@@ -58,7 +59,7 @@ pub(crate) struct Tracer {
     /// moves it into memory that is already there rather than allocating (and the reporter
     /// freeing, from another thread) a box per span. Locked when a thread registers or grows its
     /// ring and when the reporter drains, never when a span is pushed.
-    pub(crate) rings: Mutex<Vec<Arc<Ring>>>,
+    rings: sync::Mutex<Vec<Arc<Ring>>>,
     /// A thread's first ring: most threads never need more.
     first_ring: usize,
     /// The ring a busy thread settles at.
@@ -107,9 +108,16 @@ impl Local {
     }
 }
 
+#[cfg(not(traced_loom))]
 thread_local! {
     /// Only `Tracer::submit` touches it, and nothing it calls re-enters `submit`.
     static LOCAL: UnsafeCell<Option<Local>> = const { UnsafeCell::new(None) };
+}
+
+// loom's twin, dropped as each of its model's threads ends (its macro takes no `const` block).
+#[cfg(traced_loom)]
+::loom::thread_local! {
+    static LOCAL: UnsafeCell<Option<Local>> = UnsafeCell::new(None);
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,7 +129,7 @@ impl Tracer {
         let ring_size = queue_size.max(1).next_power_of_two();
         let first_ring = ring_size.min(FIRST_RING);
         Tracer {
-            rings: Mutex::default(),
+            rings: sync::Mutex::default(),
             first_ring,
             steady_ring: ring_size.min(STEADY_RING),
             ring_size,
@@ -134,6 +142,11 @@ impl Tracer {
             control: Mutex::default(),
             control_changed: Condvar::new(),
         }
+    }
+
+    /// The rings the reporter drains, locked.
+    pub(crate) fn rings(&self) -> sync::MutexGuard<'_, Vec<Arc<Ring>>> {
+        self.rings.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn set_reporter(&self, thread: Thread) {
@@ -226,7 +239,7 @@ impl Tracer {
     /// thread's end of it.
     fn new_local(&self, capacity: usize) -> Local {
         let ring = Arc::new(Ring::new(capacity));
-        lock(&self.rings).push(Arc::clone(&ring));
+        self.rings().push(Arc::clone(&ring));
         Local::new(self, ring)
     }
 
@@ -303,7 +316,7 @@ mod tests {
         );
         assert_eq!(tracer.counters.dropped.get(), 2000 - 64 - 1024);
         assert!(
-            lock(&tracer.rings).is_empty(),
+            tracer.rings().is_empty(),
             "drained rings of exited threads are freed"
         );
     }
@@ -312,7 +325,8 @@ mod tests {
     fn a_ring_outgrows_the_steady_size_while_the_reporter_is_late_and_comes_back_to_it() {
         let tracer: &'static Tracer = Box::leak(Box::new(Tracer::new(Sampler::always(), 16_384)));
         let capacities = || {
-            lock(&tracer.rings)
+            tracer
+                .rings()
                 .iter()
                 .map(|ring| ring.capacity())
                 .collect::<Vec<_>>()
@@ -346,5 +360,40 @@ mod tests {
         let ids = submit_from_a_thread(tracer, 100);
         assert_eq!(ids, (1..=16).collect::<Vec<_>>());
         assert_eq!(tracer.counters.dropped.get(), 100 - 16);
+    }
+}
+
+/// The tracer's own submit and drain under loom (see `local/sync.rs`): a thread's slot, its
+/// rings growing while the drain runs, and the thread exiting with spans queued.
+#[cfg(all(test, traced_loom))]
+mod loom_models {
+    use super::*;
+    use crate::local::record::test_span;
+
+    #[test]
+    fn spans_of_a_thread_that_grows_its_ring_and_exits_are_drained_once_in_order() {
+        ::loom::model(|| {
+            // Rings of 1, then 2, then 4 spans, so three spans make the thread grow twice.
+            let mut tracer = Tracer::new(Sampler::always(), 4);
+            tracer.first_ring = 1;
+            tracer.steady_ring = 2;
+            let tracer: &'static Tracer = Box::leak(Box::new(tracer));
+            let thread = ::loom::thread::spawn(move || {
+                (1..=3).for_each(|id| tracer.submit(test_span(id)));
+            });
+            let mut seen = Vec::new();
+            loop {
+                // SAFETY: this thread is the tracer's one drain.
+                unsafe { tracer.drain(|span| seen.push(span.span_id().get())) };
+                // Until the thread's spans are all out and its last ring forgotten.
+                if seen.len() == 3 && tracer.rings().is_empty() {
+                    break;
+                }
+                ::loom::thread::yield_now();
+            }
+            thread.join().unwrap();
+            assert_eq!(seen, [1, 2, 3]);
+            assert_eq!(tracer.counters.dropped.get(), 0);
+        });
     }
 }

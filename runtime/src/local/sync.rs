@@ -9,9 +9,14 @@
 pub(crate) use loom::cell::UnsafeCell;
 #[cfg(traced_loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+/// The tracer's list of rings, which a thread locks to register a ring and the drain to copy.
+#[cfg(traced_loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
 
 #[cfg(not(traced_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(not(traced_loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
 
 /// `std::cell::UnsafeCell` with loom's access API: each access is a closure given the pointer,
 /// which loom's own type checks against the other threads' accesses.
