@@ -120,6 +120,10 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        // No tracer, no bridged spans: skip the lookup, as `on_enter` does.
+        if queue::get().is_none() {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(bridged) = extensions.get_mut::<Bridged>() {
