@@ -20,8 +20,6 @@ use crate::udp;
 
 /// The largest batch the HTTP endpoint takes; larger ones are refused (413) before being read.
 pub const MAX_BODY: usize = 16 << 20;
-/// How long a client may take to send its body, by default.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Ingest counters.
 #[derive(Debug, Default)]

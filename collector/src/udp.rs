@@ -22,19 +22,6 @@ use crate::ingest::Stats;
 use crate::store::Store;
 use crate::thrift::{self, Protocol};
 
-/// The receive buffer asked for by default: 16 MiB (Linux grants twice that, its bookkeeping
-/// included), about half a second of 200,000 spans/s of ~300 bytes in 64 KB datagrams. Jaeger's
-/// agent makes it a setting too.
-pub const RECEIVE_BUFFER: usize = 16 << 20;
-/// Datagrams waiting for the decoder at most, by default. Each holds a 64 KiB buffer once it has
-/// been used, so the queue costs up to 16 MiB at its fullest, and nothing while traffic is light.
-pub const QUEUE: usize = 256;
-/// How long a datagram that finds the queue full waits for room before it is dropped, by
-/// default. Meanwhile the reader holds still and the kernel's buffer fills (a 16 MiB request
-/// holds about half a second of 200,000 spans/s), so a decoder stalled that long loses nothing:
-/// dropping at once lost 2.3% of one 10 s run in three at 200,000 spans/s (a 0.5 s stall while
-/// two cores were busy), with the kernel's buffer empty.
-pub const QUEUE_WAIT: Duration = Duration::from_millis(500);
 /// The largest UDP payload: nothing a client sends is cut.
 const MAX_DATAGRAM: usize = 65_536;
 /// How often an idle reader looks whether it should stop, where shutting its socket down does

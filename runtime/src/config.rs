@@ -116,7 +116,7 @@ impl Config {
                 protocol: Protocol::Compact,
             },
             max_packet_size: AgentSink::DEFAULT_MAX_PACKET_SIZE,
-            max_tag_value_length: crate::report::DEFAULT_MAX_TAG_VALUE_LENGTH,
+            max_tag_value_length: AgentSink::DEFAULT_MAX_TAG_VALUE_LENGTH,
             log_spans: false,
             queue_size: Self::DEFAULT_QUEUE_SIZE,
             flush_interval: Duration::from_secs(1),
@@ -205,8 +205,8 @@ impl Config {
         self
     }
 
-    /// Cuts string tag values longer than `bytes` when they are sent to Jaeger (default 256, as
-    /// Jaeger's Go client does).
+    /// Cuts string tag values longer than `bytes` when they are sent to Jaeger (default
+    /// [`AgentSink::DEFAULT_MAX_TAG_VALUE_LENGTH`], 256, as Jaeger's Go client does).
     #[must_use]
     pub fn max_tag_value_length(mut self, bytes: usize) -> Self {
         self.max_tag_value_length = bytes;

@@ -44,6 +44,11 @@ impl AgentSink {
     /// The agent's default datagram limit (`--processor.jaeger-compact.server-max-packet-size`).
     pub const DEFAULT_MAX_PACKET_SIZE: usize = 65_000;
 
+    /// The default cut of string tag values, in bytes, for every Jaeger sink ([`AgentSink`],
+    /// [`CollectorSink`](super::CollectorSink)) and [`Config`](crate::Config): Jaeger's Go
+    /// client's.
+    pub const DEFAULT_MAX_TAG_VALUE_LENGTH: usize = 256;
+
     /// A sink sending to `agent` (a `host:port`, resolved now) with `protocol`.
     pub fn new(agent: impl ToSocketAddrs, protocol: Protocol) -> io::Result<Self> {
         let agent = agent.to_socket_addrs()?.next().ok_or_else(|| {
@@ -70,7 +75,8 @@ impl AgentSink {
         self
     }
 
-    /// Cuts string tag values longer than `bytes` (default 256), as Jaeger's Go client does.
+    /// Cuts string tag values longer than `bytes` (default
+    /// [`AgentSink::DEFAULT_MAX_TAG_VALUE_LENGTH`], 256), as Jaeger's Go client does.
     #[must_use]
     pub fn max_tag_value_length(mut self, bytes: usize) -> Self {
         self.limits.max_tag_value_length = bytes;

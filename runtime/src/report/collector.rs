@@ -173,7 +173,9 @@ impl CollectorSink {
         self
     }
 
-    /// Cuts string tag values longer than `bytes` (default 256), as Jaeger's Go client does.
+    /// Cuts string tag values longer than `bytes` (default
+    /// [`AgentSink::DEFAULT_MAX_TAG_VALUE_LENGTH`](super::AgentSink::DEFAULT_MAX_TAG_VALUE_LENGTH),
+    /// 256), as Jaeger's Go client does.
     #[must_use]
     pub fn max_tag_value_length(mut self, bytes: usize) -> Self {
         self.limits.max_tag_value_length = bytes;

@@ -21,7 +21,6 @@ pub use console::ConsoleSink;
 pub use otlp::{Compression, OtlpProtocol, OtlpSink};
 pub use sink::{Batch, Process, Sent, Sink, SinkError};
 pub use tee::Tee;
-pub use thrift::DEFAULT_MAX_TAG_VALUE_LENGTH;
 
 /// Checks a collector endpoint, for the configuration's errors.
 pub(crate) fn collector_endpoint(url: &str) -> Result<(), String> {

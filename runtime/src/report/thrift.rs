@@ -27,13 +27,10 @@ pub(crate) struct Limits {
     pub(crate) max_tag_value_length: usize,
 }
 
-/// The Go client's default.
-pub const DEFAULT_MAX_TAG_VALUE_LENGTH: usize = 256;
-
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_tag_value_length: DEFAULT_MAX_TAG_VALUE_LENGTH,
+            max_tag_value_length: super::AgentSink::DEFAULT_MAX_TAG_VALUE_LENGTH,
         }
     }
 }
