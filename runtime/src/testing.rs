@@ -3,8 +3,10 @@
 //!
 //! The spans take the real path (queue, reporter thread, sink); only the destination is memory.
 //! There is one global tracer per process, so captures are taken one at a time: a second
-//! `Capture::install` waits until the first capture is dropped. Under `cargo nextest`, where
-//! every test is its own process, they never wait.
+//! `Capture::install` waits until the first capture is dropped. A test that installs a tracer
+//! itself (`traced::init`), or makes traced calls with none installed, holds [`exclusive`] for
+//! as long, so that no capture runs beside it. Under `cargo nextest`, where every test is its
+//! own process, they never wait.
 //!
 //! ```
 //! #[traced::traced(tags(db.type = "mongo"))]
@@ -26,8 +28,36 @@ use crate::local::record::SpanRecord;
 use crate::report::{Batch, Sent, Sink, SinkError};
 use crate::{Config, Metrics, Sampler, TracerGuard};
 
-/// Serializes captures: the tracer is global.
+/// Serializes the tests that use the global tracer: captures and [`exclusive`]'s holders.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The process's global tracer to this test alone until the returned guard is dropped: every
+/// [`Capture`] takes the same turn. For a test that installs its own tracer with
+/// [`crate::init`] (a real sink, a queue size to fill), or makes traced calls with no tracer
+/// installed: in a test binary whose tests run as threads, its spans would otherwise land in a
+/// neighbour's capture, or the neighbour's in its sink.
+///
+/// Not reentrant: a test holding it must not also make a [`Capture`] (that waits for ever).
+/// A test that panicked while holding it does not block the next one.
+///
+/// ```
+/// let _exclusive = traced::testing::exclusive();
+/// let guard = traced::init(traced::Config::new("own-sink").sink(traced::testing::Discard))
+///     .expect("installs");
+/// drop(guard);
+/// ```
+pub fn exclusive() -> Exclusive {
+    Exclusive {
+        _turn: ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner),
+    }
+}
+
+/// The turn [`exclusive`] gives: the global tracer is the holder's until this is dropped.
+#[derive(Debug)]
+#[must_use = "the turn ends when the guard is dropped"]
+pub struct Exclusive {
+    _turn: MutexGuard<'static, ()>,
+}
 
 type Store = Arc<Mutex<Vec<SpanRecord>>>;
 
@@ -68,7 +98,7 @@ impl Sink for Discard {
 pub struct Capture {
     store: Store,
     guard: Option<TracerGuard>,
-    _turn: MutexGuard<'static, ()>,
+    _turn: Exclusive,
 }
 
 impl Capture {
@@ -88,7 +118,7 @@ impl Capture {
     ///
     /// If a tracer not made by a capture is installed, or `config` is invalid.
     pub fn with_config(config: Config) -> Capture {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        let turn = exclusive();
         let store = Store::default();
         let config = config
             .sink(CaptureSink(store.clone()))
@@ -170,5 +200,33 @@ impl Drop for Capture {
     fn drop(&mut self) {
         // Uninstall before the turn passes to the next capture.
         drop(self.guard.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::{exclusive, Capture};
+
+    #[test]
+    fn a_capture_waits_for_the_holder_of_exclusive() {
+        let turn = exclusive();
+        let (installed, wait) = mpsc::channel();
+        let capturer = std::thread::spawn(move || {
+            let capture = Capture::install();
+            installed.send(()).unwrap();
+            drop(capture);
+        });
+        // Were the turn not shared, the capture would install at once and this would receive.
+        assert_eq!(
+            wait.recv_timeout(Duration::from_millis(200)),
+            Err(mpsc::RecvTimeoutError::Timeout),
+            "a capture installed while another test held the tracer"
+        );
+        drop(turn);
+        wait.recv().expect("installs once the turn is given back");
+        capturer.join().unwrap();
     }
 }

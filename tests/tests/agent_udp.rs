@@ -127,6 +127,7 @@ fn decode_span(s: &Struct) -> Span {
 
 #[test]
 fn the_agent_receives_compact_emit_batch_datagrams_with_the_whole_trace() {
+    let _exclusive = traced::testing::exclusive();
     let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
     agent
         .set_read_timeout(Some(Duration::from_secs(10)))

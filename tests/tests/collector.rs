@@ -7,16 +7,12 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
 use traced::report::{Auth, Protocol};
 use traced::{Config, Sampler, traced};
 use traced_collector::Collector;
-
-/// One tracer per process at a time.
-static ONE_TRACER: Mutex<()> = Mutex::new(());
 
 #[traced(tags(db.type = "mongo", rows = 3, ratio = 0.5, cached = false))]
 fn get_all_images() -> Result<usize, std::io::Error> {
@@ -68,7 +64,7 @@ fn tag<'a>(span: &'a Value, key: &str) -> &'a Value {
 
 #[test]
 fn traced_reports_over_compact_binary_and_http_and_the_query_api_returns_it_intact() {
-    let _one = ONE_TRACER.lock().unwrap_or_else(|e| e.into_inner());
+    let _exclusive = traced::testing::exclusive();
     let rt = runtime();
     let collector = rt
         .block_on(Collector::start(traced_collector::Config::ephemeral()))
@@ -269,7 +265,7 @@ fn raw_http(addr: std::net::SocketAddr, request: &[u8]) -> String {
 
 #[test]
 fn hostile_input_is_rejected_and_counted_and_good_traffic_keeps_flowing() {
-    let _one = ONE_TRACER.lock().unwrap_or_else(|e| e.into_inner());
+    let _exclusive = traced::testing::exclusive();
     let rt = runtime();
     let config = traced_collector::Config {
         body_timeout: Duration::from_millis(500),

@@ -6,16 +6,12 @@
 
 mod support;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::Peer;
 use traced::report::{Auth, Protocol};
 use traced::{Config, Context, Sampler, SpanId, TraceId, traced};
-
-/// One tracer per process at a time.
-static ONE_TRACER: Mutex<()> = Mutex::new(());
 
 const TRACE_HIGH: u64 = 0x8bf9_2f35_77b3_4da6;
 const TRACE_LOW: u64 = 0xa3ce_929d_0e0e_4736;
@@ -156,7 +152,7 @@ fn config() -> Config {
 
 #[test]
 fn every_field_round_trips_over_udp_compact_and_binary() {
-    let _one = ONE_TRACER.lock().unwrap_or_else(|e| e.into_inner());
+    let _exclusive = traced::testing::exclusive();
     for (name, protocol) in [("compact", Protocol::Compact), ("binary", Protocol::Binary)] {
         let receiver = Peer::start("jaeger_receiver.py", &["udp", name, "2", "30"]);
         let guard =
@@ -171,7 +167,7 @@ fn every_field_round_trips_over_udp_compact_and_binary() {
 
 #[test]
 fn every_field_round_trips_over_http_with_auth_and_a_retry() {
-    let _one = ONE_TRACER.lock().unwrap_or_else(|e| e.into_inner());
+    let _exclusive = traced::testing::exclusive();
     // The first request is answered 500: the batch is sent again.
     let receiver = Peer::start("jaeger_receiver.py", &["http", "2", "30", "1"]);
     let guard = traced::init(config().collector(
@@ -213,7 +209,7 @@ fn huge() {
 
 #[test]
 fn ten_thousand_large_spans_arrive_in_datagrams_within_the_limit_and_a_huge_one_is_shortened() {
-    let _one = ONE_TRACER.lock().unwrap_or_else(|e| e.into_inner());
+    let _exclusive = traced::testing::exclusive();
     let limit = 8192;
     let receiver = Peer::start("jaeger_receiver.py", &["udp", "compact", "10001", "120"]);
     let guard = traced::init(

@@ -8,16 +8,12 @@ mod support;
 
 use std::io::Read;
 use std::net::TcpListener;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::Peer;
 use traced::report::CollectorSink;
 use traced::{Config, Sampler, traced};
-
-/// One tracer per process at a time.
-static ONE_TRACER: Mutex<()> = Mutex::new(());
 
 #[traced]
 fn work(i: u32) -> u32 {
@@ -62,7 +58,7 @@ fn a_process_returning_from_main_delivers_every_span() {
 
 #[test]
 fn a_collector_answering_500_then_hanging_past_the_timeout_is_retried() {
-    let _one = ONE_TRACER.lock().unwrap_or_else(|e| e.into_inner());
+    let _exclusive = traced::testing::exclusive();
     // Two failures: a 500 after hanging 2 s (the client gives up at 300 ms), then a plain 500.
     let receiver = Peer::start("jaeger_receiver.py", &["http", "3", "30", "2", "2"]);
     let sink = CollectorSink::new(&format!("http://127.0.0.1:{}/api/traces", receiver.port))
@@ -91,7 +87,7 @@ fn a_collector_answering_500_then_hanging_past_the_timeout_is_retried() {
 
 #[test]
 fn a_collector_that_is_down_fails_counted_and_gets_the_spans_made_once_it_is_back() {
-    let _one = ONE_TRACER.lock().unwrap_or_else(|e| e.into_inner());
+    let _exclusive = traced::testing::exclusive();
     let port = free_port();
     let sink = CollectorSink::new(&format!("http://127.0.0.1:{port}/api/traces"))
         .unwrap()
@@ -125,7 +121,7 @@ fn a_collector_that_is_down_fails_counted_and_gets_the_spans_made_once_it_is_bac
 
 #[test]
 fn an_agent_restarted_mid_run_gets_the_spans_made_after_it_is_back() {
-    let _one = ONE_TRACER.lock().unwrap_or_else(|e| e.into_inner());
+    let _exclusive = traced::testing::exclusive();
     let first = Peer::start("jaeger_receiver.py", &["udp", "compact", "100", "30"]);
     let port = first.port;
     let guard = traced::init(config().agent(format!("127.0.0.1:{port}"))).unwrap();
@@ -166,7 +162,7 @@ fn an_agent_restarted_mid_run_gets_the_spans_made_after_it_is_back() {
 
 #[test]
 fn a_burst_past_the_queue_while_the_collector_hangs_is_dropped_and_counted_exactly() {
-    let _one = ONE_TRACER.lock().unwrap_or_else(|e| e.into_inner());
+    let _exclusive = traced::testing::exclusive();
     // A collector that accepts connections and never answers, until the test ends.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -228,7 +224,7 @@ fn a_burst_past_the_queue_while_the_collector_hangs_is_dropped_and_counted_exact
 
 #[test]
 fn an_unresolvable_agent_is_an_error_at_init_and_an_unresolvable_collector_is_retried() {
-    let _one = ONE_TRACER.lock().unwrap_or_else(|e| e.into_inner());
+    let _exclusive = traced::testing::exclusive();
     let error = traced::init(config().agent("no-such-host.invalid:6831"))
         .expect_err("the agent's host does not resolve")
         .to_string();

@@ -169,6 +169,7 @@ fn a_caught_panic_fails_only_the_span_it_crossed() {
 
 #[test]
 fn calls_without_a_tracer_run_unchanged() {
+    let _exclusive = traced::testing::exclusive();
     assert_eq!(early_return(5), 10);
     assert_eq!(question_mark("1"), Ok(2));
     assert!(std::panic::catch_unwind(|| panics("no tracer")).is_err());

@@ -18,6 +18,7 @@ fn get_all_images(i: u64) -> u64 {
 
 #[test]
 fn a_hundred_thousand_spans_a_second_for_ten_seconds_all_arrive() {
+    let _exclusive = traced::testing::exclusive();
     const PER_SECOND: u64 = 100_000;
     const SECONDS: u64 = 10;
     const TICK: Duration = Duration::from_millis(10);

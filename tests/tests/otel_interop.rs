@@ -47,6 +47,7 @@ fn tag<'a>(span: &'a Span, key: &str) -> Option<&'a TagValue> {
 
 #[test]
 fn opentelemetry_to_traced_to_opentelemetry_is_one_trace_over_otlp_and_jaeger() {
+    let _exclusive = traced::testing::exclusive();
     let python = support::python();
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let collector = runtime

@@ -36,6 +36,7 @@ fn work(i: u32) -> u32 {
 
 #[test]
 fn a_full_queue_drops_and_counts_instead_of_blocking() {
+    let _exclusive = traced::testing::exclusive();
     let (release_tx, release_rx) = mpsc::channel();
     let (entered_tx, entered_rx) = mpsc::sync_channel(1);
     let sink = StuckSink {

@@ -62,6 +62,7 @@ fn poll_once<F: std::future::Future>(future: F) -> F::Output {
 
 #[test]
 fn unsampled_and_untraced_calls_allocate_nothing() {
+    let _exclusive = traced::testing::exclusive();
     let cx = Context::NONE;
     // Warm up thread-locals (the id generator, the current context) outside the count.
     handler(&cx);
