@@ -33,9 +33,20 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     let requests: usize = options.number("requests", 200)?;
     let slow = options.flag("slow");
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    let external = std::env::var_os("JAEGER_AGENT_HOST").is_some()
-        || std::env::var_os("JAEGER_ENDPOINT").is_some();
-    let collector = if external {
+    // A destination in the environment (Jaeger's, or an OTLP backend's, which traced's
+    // configuration prefers): the services report there, and no collector is embedded.
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let otlp = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .into_iter()
+    .find(|name| set(name));
+    let jaeger = set("JAEGER_AGENT_HOST") || set("JAEGER_ENDPOINT");
+    let collector = if let Some(variable) = otlp {
+        println!("reporting over OTLP to the endpoint named by {variable}");
+        None
+    } else if jaeger {
         println!("reporting to the Jaeger named by JAEGER_AGENT_HOST / JAEGER_ENDPOINT");
         None
     } else {

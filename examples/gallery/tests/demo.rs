@@ -132,6 +132,68 @@ fn a_demo_whose_catalog_cannot_start_fails_naming_it() {
     );
 }
 
+#[test]
+fn with_an_otlp_endpoint_the_services_report_there_over_otlp() {
+    // An OTLP backend of the test's own: a traced-collector, taking OTLP on its OTLP port.
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let backend = runtime
+        .block_on(traced_collector::Collector::start(
+            traced_collector::Config::ephemeral(),
+        ))
+        .expect("the backend starts");
+    let endpoint = format!("http://{}", backend.otlp_http_addr().expect("an OTLP port"));
+    let demo = demo(&["--requests", "10"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_TRACES_SAMPLER", "always_on")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs the demo");
+    let data = std::env::temp_dir().join(format!("gallery-demo-{}", demo.id()));
+    let out = demo.wait_with_output().expect("the demo ends");
+    let _ = std::fs::remove_dir_all(&data);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("reporting over OTLP to the endpoint named by OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("traced-collector: traces at"),
+        "none embedded: {text}"
+    );
+
+    // Every service's spans arrived there, over OTLP (the instrumentation scope is OTLP's).
+    let services = ["gallery-api", "gallery-catalog", "gallery-store"];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while backend.store().services().len() < services.len() && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let mut seen = backend.store().services();
+    seen.sort();
+    assert_eq!(seen, services);
+    let (spans, by_otlp) = backend.store().scan(0, i64::MAX, |traces| {
+        let spans: Vec<_> = traces.iter().flat_map(|t| t.iter()).collect();
+        let by_otlp = spans
+            .iter()
+            .filter(|s| {
+                s.tags.iter().any(|t| {
+                    t.key == "otel.scope.name"
+                        && t.value == traced_collector::model::Value::Str("traced".into())
+                })
+            })
+            .count();
+        (spans.len(), by_otlp)
+    });
+    assert!(spans > 0);
+    assert_eq!(by_otlp, spans, "every span came over OTLP");
+}
+
 /// The README's way to run the demo on MongoDB (`MONGODB_URI`, and the database in
 /// `GALLERY_MONGODB_DATABASE`): the images it seeds are records in that database.
 #[cfg(feature = "mongodb")]
