@@ -1,5 +1,5 @@
 //! A service that finishes 10,000 spans (on four threads) and returns from `main`: the tracer's
-//! guard, dropped on the way out, must send every one. Run by `tests/tests/delivery_faults.rs`
+//! guard, dropped on the way out, must send every one. Run by `tests/it/delivery_faults.rs`
 //! with the agent's `host:port` as its argument.
 
 use traced::{Config, Sampler, traced};

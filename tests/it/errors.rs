@@ -90,7 +90,7 @@ fn an_err_with_display_is_logged_with_its_type_and_message() {
     assert!(spans[0].logs().is_empty());
     assert_eq!(
         error_log(&spans[1]),
-        ("error", "errors::RepoError", "image 0 not found")
+        ("error", "it::errors::RepoError", "image 0 not found")
     );
 }
 
@@ -101,11 +101,11 @@ fn an_err_without_display_falls_back_to_debug_then_to_its_type() {
     let _ = opaque();
     assert_eq!(
         error_log(&capture.span("only_debug")),
-        ("error", "errors::OnlyDebug", "OnlyDebug { code: 503 }")
+        ("error", "it::errors::OnlyDebug", "OnlyDebug { code: 503 }")
     );
     assert_eq!(
         error_log(&capture.span("opaque")),
-        ("error", "errors::Opaque", "errors::Opaque")
+        ("error", "it::errors::Opaque", "it::errors::Opaque")
     );
 }
 
@@ -153,6 +153,6 @@ async fn an_async_err_is_logged_too() {
     assert!(async_find(0).await.is_err());
     assert_eq!(
         error_log(&capture.span("async_find")),
-        ("error", "errors::RepoError", "image 0 not found")
+        ("error", "it::errors::RepoError", "image 0 not found")
     );
 }

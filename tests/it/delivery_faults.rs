@@ -4,7 +4,7 @@
 //! while the collector hangs is dropped and counted exactly. Nothing panics, and the
 //! application never waits.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::net::TcpListener;

@@ -6,7 +6,7 @@
 //! The test installs its peer: a venv under the target directory with the pinned
 //! `tests/interop/requirements.txt` (from PyPI), made on first run and whenever they change.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::process::Command;

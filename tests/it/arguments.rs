@@ -186,7 +186,7 @@ fn arguments_are_recorded_only_when_asked_and_skip_leaves_some_out() {
     );
     assert_eq!(
         span.tag("_opaque"),
-        Some(TagValue::from("<arguments::NoDebug>"))
+        Some(TagValue::from("<it::arguments::NoDebug>"))
     );
     assert!(!span.tags().any(|(_, v)| v == TagValue::from("hunter2")));
 }

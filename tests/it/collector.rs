@@ -3,7 +3,7 @@
 //! API returns their spans intact, in Jaeger's JSON. Hostile input is rejected and counted while
 //! good traffic keeps flowing.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};

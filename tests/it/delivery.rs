@@ -4,7 +4,7 @@
 //! collector's HTTP one; datagrams stay within the packet limit; a span too large for one is
 //! shortened, not lost; the collector's authentication, content type and retries.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
