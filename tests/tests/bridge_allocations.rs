@@ -2,43 +2,15 @@
 //! allocator that watches the test's own thread. One test in this binary, so that no other
 //! test's tracer is installed while it counts with none.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use traced::bridge::TracingLayer;
 use traced::testing::Capture;
 use traced::{Config, Context, Sampler, SpanId, TraceId};
 use tracing_subscriber::layer::SubscriberExt as _;
 
-struct Counting;
+#[path = "support/allocations.rs"]
+mod allocations;
 
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the count is a thread-local `Cell` with a const
-// initializer, which does not allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller's contract for `alloc` is `System.alloc`'s.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` above, that is from `System.alloc`, with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn allocations_in(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
+use allocations::allocations_in;
 
 /// A span with fields, entered, with an event inside, left and closed.
 fn span_with_an_event() {
