@@ -276,12 +276,16 @@ fn parse_tags(
     Ok(tags)
 }
 
+/// A test's environment: the configuration its variables make, or its error's text (shared by
+/// the tests of the `JAEGER_*` and the `OTEL_*` variables).
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod test_vars {
     use std::collections::HashMap;
 
-    fn from(vars: &[(&str, &str)]) -> Result<Config, Error> {
+    use crate::config::Config;
+    use crate::error::Error;
+
+    pub(in crate::config) fn from(vars: &[(&str, &str)]) -> Result<Config, Error> {
         let vars: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
@@ -289,9 +293,15 @@ mod tests {
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
-    fn error(vars: &[(&str, &str)]) -> String {
+    pub(in crate::config) fn error(vars: &[(&str, &str)]) -> String {
         from(vars).unwrap_err().to_string()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_vars::{error, from};
+    use super::*;
 
     #[test]
     fn reads_every_jaeger_variable() {

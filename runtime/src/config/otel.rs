@@ -394,22 +394,9 @@ fn percent_decode(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
+    use super::super::env::test_vars::{error, from};
     use super::*;
     use crate::report::{Batch, Process, Sink};
-
-    fn from(vars: &[(&str, &str)]) -> Result<Config, Error> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        Config::from_lookup(|name| vars.get(name).cloned())
-    }
-
-    fn error(vars: &[(&str, &str)]) -> String {
-        from(vars).unwrap_err().to_string()
-    }
 
     fn sampler(vars: &[(&str, &str)]) -> String {
         format!("{:?}", from(vars).unwrap().sampler)
