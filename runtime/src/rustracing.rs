@@ -49,7 +49,7 @@ use rustracing_jaeger::span::{
 use crate::context::Context;
 use crate::ids::{SpanId, TraceId};
 use crate::local::guard::Callsite;
-use crate::local::record::{Log, SpanRecord};
+use crate::local::record::{Log, SpanRecord, NO_INLINE_TAGS};
 use crate::tag::{LogField, Tag, TagValue};
 
 /// The rustracing_jaeger span context of `cx`, to start a rustracing span as a child (or
@@ -194,6 +194,7 @@ pub fn report(span: &FinishedSpan) -> bool {
         // At least 1: 0 asks the reporter to work it out from `start`.
         wall_start: wall_start.max(1),
         flags: state.flags(),
+        inline_tags: NO_INLINE_TAGS,
     };
     let more = record.more();
     more.name = Some(span.operation_name().to_owned());

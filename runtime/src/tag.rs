@@ -82,6 +82,137 @@ impl Tag {
     }
 }
 
+/// A tag value borrowed from wherever a span keeps it, for the encoders: no copy of its text.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum TagRef<'a> {
+    Str(&'a str),
+    F64(f64),
+    Bool(bool),
+    I64(i64),
+}
+
+impl<'a> From<&'a TagValue> for TagRef<'a> {
+    fn from(value: &'a TagValue) -> Self {
+        match value {
+            TagValue::String(s) => TagRef::Str(s),
+            TagValue::Boolean(b) => TagRef::Bool(*b),
+            TagValue::Integer(i) => TagRef::I64(*i),
+            TagValue::Float(f) => TagRef::F64(*f),
+        }
+    }
+}
+
+impl From<StaticValue> for TagRef<'static> {
+    fn from(value: StaticValue) -> Self {
+        match value {
+            StaticValue::Str(s) => TagRef::Str(s),
+            StaticValue::Bool(b) => TagRef::Bool(b),
+            StaticValue::I64(i) => TagRef::I64(i),
+            StaticValue::F64(f) => TagRef::F64(f),
+        }
+    }
+}
+
+impl TagRef<'_> {
+    /// An owned value, for readers that want one ([`crate::SpanRecord::tags`]).
+    pub(crate) fn to_tag_value(self) -> TagValue {
+        match self {
+            TagRef::Str(s) => TagValue::String(Cow::Owned(s.to_owned())),
+            TagRef::Bool(b) => TagValue::Boolean(b),
+            TagRef::I64(i) => TagValue::Integer(i),
+            TagRef::F64(f) => TagValue::Float(f),
+        }
+    }
+}
+
+/// A tag set at run time whose key is known at compile time (a computed `#[traced]` tag, a
+/// `tracing` field), as a span record holds it in place: no allocation for the tag, nor for a
+/// string value of up to [`ShortStr::CAPACITY`] bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct InlineTag {
+    key: &'static str,
+    value: InlineValue,
+}
+
+/// [`TagValue`], with a variant for short text kept in place.
+#[derive(Clone, Debug, PartialEq)]
+enum InlineValue {
+    String(Cow<'static, str>),
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // made for `tracing` fields only
+    Short(ShortStr),
+    Boolean(bool),
+    Integer(i64),
+    Float(f64),
+}
+
+/// Text of up to [`ShortStr::CAPACITY`] bytes, kept in place.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ShortStr {
+    len: u8,
+    bytes: [u8; ShortStr::CAPACITY],
+}
+
+impl ShortStr {
+    /// 15 bytes, so that `InlineValue` stays the size of a `TagValue` (24 bytes): the short
+    /// text fits beside the niche the compiler finds in the `String` variant's capacity.
+    pub(crate) const CAPACITY: usize = 15;
+
+    /// `text` kept in place, when it fits.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn new(text: &str) -> Option<ShortStr> {
+        let len = u8::try_from(text.len())
+            .ok()
+            .filter(|&n| usize::from(n) <= Self::CAPACITY)?;
+        let mut bytes = [0; Self::CAPACITY];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Some(ShortStr { len, bytes })
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // SAFETY: the bytes up to `len` were copied from a `&str` whole.
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[..usize::from(self.len)]) }
+    }
+}
+
+impl InlineTag {
+    pub(crate) fn new(key: &'static str, value: TagValue) -> Self {
+        let value = match value {
+            TagValue::String(s) => InlineValue::String(s),
+            TagValue::Boolean(b) => InlineValue::Boolean(b),
+            TagValue::Integer(i) => InlineValue::Integer(i),
+            TagValue::Float(f) => InlineValue::Float(f),
+        };
+        InlineTag { key, value }
+    }
+
+    #[cfg(feature = "tracing")]
+    pub(crate) fn short(key: &'static str, text: ShortStr) -> Self {
+        InlineTag {
+            key,
+            value: InlineValue::Short(text),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        self.key
+    }
+
+    pub(crate) fn value(&self) -> TagRef<'_> {
+        match &self.value {
+            InlineValue::String(s) => TagRef::Str(s),
+            InlineValue::Short(s) => TagRef::Str(s.as_str()),
+            InlineValue::Boolean(b) => TagRef::Bool(*b),
+            InlineValue::Integer(i) => TagRef::I64(*i),
+            InlineValue::Float(f) => TagRef::F64(*f),
+        }
+    }
+}
+
+// The record holds its inline tags in every sampled span it moves: 40 bytes each, as a
+// `(&'static str, TagValue)` would take.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Option<InlineTag>>() == 40);
+
 /// One field of a log: a key and its text.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct LogField {

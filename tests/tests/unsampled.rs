@@ -1,7 +1,9 @@
-//! Calls that are not sampled, and calls with no tracer installed, allocate nothing: counted by
-//! a global allocator that watches the test's own thread.
+//! Calls that are not sampled, and calls with no tracer installed, allocate nothing, nor do
+//! sampled calls with up to two run-time tags (kept in the span's record): counted by a global
+//! allocator that watches the test's own thread.
 
-use traced::{Config, Context, Sampler, SpanId, TraceId, traced};
+use traced::testing::Capture;
+use traced::{Config, Context, Sampler, SpanId, TagValue, TraceId, traced};
 
 #[path = "support/allocations.rs"]
 mod allocations;
@@ -11,6 +13,16 @@ use allocations::allocations_in;
 #[traced(tags(db.type = "mongo", image.id = %id))]
 fn get_image(id: u32) -> Result<u32, String> {
     if id == 0 { Err(String::new()) } else { Ok(id) }
+}
+
+#[traced(tags(db.type = "mongo", image.id = id, cached = id % 2 == 0))]
+fn lookup(id: u32) -> u32 {
+    id + 1
+}
+
+#[traced(tags(images = n))]
+fn list(n: u32) -> u32 {
+    (0..n).map(lookup).sum()
 }
 
 #[traced]
@@ -80,7 +92,8 @@ fn unsampled_and_untraced_calls_allocate_nothing() {
     assert_eq!(guard.metrics().spans_started, 0);
     drop(guard);
 
-    // The count works: a sampled call allocates its record.
+    // The count works: a sampled call with a tag made from its `Display` text allocates that
+    // text.
     let guard = traced::init(Config::new("alloc-test").sampler(Sampler::always())).unwrap();
     assert!(
         allocations_in(|| {
@@ -88,4 +101,37 @@ fn unsampled_and_untraced_calls_allocate_nothing() {
         }) > 0
     );
     drop(guard);
+}
+
+#[test]
+fn sampled_calls_with_up_to_two_computed_tags_allocate_nothing_on_their_thread() {
+    let capture = Capture::install();
+    // Warm up this thread's ring, its shard of the started count and its id generator.
+    list(1);
+    let made = allocations_in(|| {
+        std::hint::black_box(list(2));
+    });
+    assert_eq!(
+        made, 0,
+        "a root and two children, two computed tags each at most"
+    );
+    let lists = capture.spans_named("list");
+    assert_eq!(lists.len(), 2);
+    let root = &lists[1];
+    assert_eq!(root.tag("images"), Some(TagValue::Integer(2)));
+    let children: Vec<_> = capture
+        .spans_named("lookup")
+        .into_iter()
+        .filter(|s| s.parent_id() == Some(root.span_id()))
+        .collect();
+    assert_eq!(children.len(), 2);
+    let tags: Vec<_> = children[1].tags().collect();
+    assert_eq!(
+        tags,
+        [
+            ("db.type", TagValue::from("mongo")),
+            ("image.id", TagValue::Integer(1)),
+            ("cached", TagValue::Boolean(false)),
+        ]
+    );
 }

@@ -17,7 +17,7 @@ pub(crate) struct SpanFields<'a>(pub(crate) &'a mut SpanRecord);
 impl SpanFields<'_> {
     /// A field whose value is text (a `&str`, or a `Display`/`Debug` value written out): the
     /// conventional names first.
-    fn text(&mut self, field: &Field, text: Cow<'static, str>) {
+    fn text(&mut self, field: &Field, text: Cow<'_, str>) {
         match field.name() {
             "error" => self.0.set_error("error", &text),
             "otel.name" => self.0.more().name = Some(text.into_owned()),
@@ -32,7 +32,7 @@ impl SpanFields<'_> {
                     self.0.set_tag("error", TagValue::Boolean(true));
                 }
             }
-            name => self.0.set_tag(name, TagValue::String(text)),
+            name => self.0.set_text_tag(name, text),
         }
     }
 }
@@ -62,7 +62,7 @@ impl Visit for SpanFields<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, Cow::Owned(value.to_owned()));
+        self.text(field, Cow::Borrowed(value));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {

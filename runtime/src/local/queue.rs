@@ -153,32 +153,48 @@ impl Tracer {
         let _ = self.reporter.set(thread);
     }
 
-    /// Hands a finished span to the reporter thread. Never blocks: when this thread's ring is
-    /// full the span is dropped and counted.
-    #[inline]
+    /// Hands a finished span to the reporter thread (see [`Tracer::submit_with`]).
+    #[cfg(any(test, feature = "rustracing"))]
     pub(crate) fn submit(&self, span: SpanRecord) {
+        self.submit_with(|| span);
+    }
+
+    /// Hands the finished span `take` gives to the reporter thread. Never blocks: when this
+    /// thread's ring is full the span is dropped and counted. `take` is called once, where the
+    /// span is to go: a guard's record is read out of the guard straight into the ring's slot.
+    /// Before, the record went guard -> stack -> `submit`'s argument -> slot, three copies where
+    /// one will do, each re-reading what had just been written.
+    #[inline]
+    pub(crate) fn submit_with(&self, take: impl FnOnce() -> SpanRecord) {
         if self.closed.load(Ordering::Relaxed) {
             self.counters.dropped.add(1);
+            drop(take());
             return;
         }
-        let mut span = Some(span);
+        let mut take = Some(take);
         let _ = LOCAL.try_with(|local| {
             // SAFETY: see `LOCAL`: no other reference to it is alive.
             let local = unsafe { &mut *local.get() };
-            let span = span.take().expect("taken once");
+            let take = take.take().expect("taken once");
             match local {
-                Some(local) if ptr::eq(local.tracer, self) => self.push(local, span),
-                _ => self.register(local, span),
+                Some(local) if ptr::eq(local.tracer, self) => self.push_with(local, take),
+                _ => self.register(local, take()),
             }
         });
-        if let Some(span) = span {
-            self.orphan(span);
+        if let Some(take) = take {
+            self.orphan(take());
         }
     }
 
     #[inline]
     fn push(&self, local: &mut Local, span: SpanRecord) {
-        if let Err(span) = local.producer.push(span) {
+        self.push_with(local, || span);
+    }
+
+    #[inline]
+    fn push_with(&self, local: &mut Local, take: impl FnOnce() -> SpanRecord) {
+        if let Err(take) = local.producer.push_with(take) {
+            let span = take();
             let capacity = local.producer.capacity();
             if capacity < self.ring_size {
                 // The reporter is late: room rather than a lost span.

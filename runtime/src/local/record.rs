@@ -1,7 +1,7 @@
 //! `SpanRecord`: one recorded span as sinks and test captures see it, and as the hot path
-//! builds it: in place inside the span guard, moved whole into the tracer's queue when it finishes
-//! (no allocation unless it has tags or logs made at run time), what is known at compile time
-//! left in the call site's `static`.
+//! builds it: in place inside the span guard, copied once into the tracer's queue when it finishes
+//! (no allocation unless it has logs, or more run-time tags than it holds in place), what is
+//! known at compile time left in the call site's `static`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::ids::{SpanId, TraceId};
 use crate::local::guard::Callsite;
-use crate::tag::{LogField, StaticTag, Tag, TagValue};
+#[cfg(feature = "tracing")]
+use crate::tag::ShortStr;
+use crate::tag::{InlineTag, LogField, StaticTag, Tag, TagRef, TagValue};
 
 /// How a span relates to its parent (OpenTracing references).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,9 +66,15 @@ impl fmt::Debug for Log {
 ///
 /// Built on the application thread with as little as possible (ids, two readings of the CPU's
 /// time-stamp counter, the tags computed at run time); everything derived (wall-clock time, the
-/// tags that are the same on every call) is filled in or looked up on the reporter thread. It is
-/// kept small (88 bytes) because it is moved whole, from the span guard into the queue and out:
-/// at this size a move is a handful of register copies, not a `memcpy` call.
+/// tags that are the same on every call) is filled in or looked up on the reporter thread.
+///
+/// 168 bytes: the 88 of the ids, clocks and pointers, and room for `INLINE_TAGS` (two) run-time
+/// tags (40 bytes each), so that a span with a computed tag or two (`#[traced(tags(n = x))]`, a
+/// `tracing` span's fields) allocates nothing on the application thread; before, its first such
+/// tag allocated a `Box<More>` and a `Vec<Tag>` there, freed on the reporter thread. The record
+/// is built in place in the span guard and copied once, into the ring's slot, when it finishes
+/// (see `SpanGuard::close`), so its size is one copy, not the several moves that once kept it
+/// at 88.
 #[derive(Clone)]
 pub struct SpanRecord {
     /// Name, tags and reference kind fixed at the call site.
@@ -87,7 +95,19 @@ pub struct SpanRecord {
     /// with it).
     pub(crate) wall_start: u64,
     pub(crate) flags: u8,
+    /// The first run-time tags with static keys, in the order set, before those in `more`;
+    /// filled from the front. A tag goes here only while `more` holds none, so that the order
+    /// they were set in is this one's then `more`'s.
+    pub(crate) inline_tags: [Option<InlineTag>; INLINE_TAGS],
 }
+
+/// Run-time tags a record holds without allocating: a `#[traced]` function with a computed tag
+/// or two, a `tracing` span with two fields (an id and a name, say). Each costs 40 bytes in every
+/// sampled record, tags or not.
+pub(crate) const INLINE_TAGS: usize = 2;
+
+/// A record's `inline_tags` before any is set.
+pub(crate) const NO_INLINE_TAGS: [Option<InlineTag>; INLINE_TAGS] = [const { None }; INLINE_TAGS];
 
 /// The parts of a span that are set at run time.
 #[derive(Clone, Default)]
@@ -159,12 +179,38 @@ impl SpanRecord {
             .iter()
             .chain(sampler)
             .map(|t| (t.key, t.value.to_tag_value()));
-        let dynamic = self
+        let inline = self
+            .inline_tags
+            .iter()
+            .flatten()
+            .map(|t| (t.name(), t.value().to_tag_value()));
+        let more = self
             .more
             .iter()
             .flat_map(|m| m.tags.iter())
             .map(|t| (t.name(), t.value().clone()));
-        fixed.chain(dynamic)
+        fixed.chain(inline).chain(more)
+    }
+
+    /// The tags set at run time, in the order they were set, borrowed (for the encoders).
+    pub(crate) fn run_time_tags(&self) -> impl Iterator<Item = (&str, TagRef<'_>)> + '_ {
+        let inline = self
+            .inline_tags
+            .iter()
+            .flatten()
+            .map(|t| (t.name(), t.value()));
+        let more = self
+            .more
+            .iter()
+            .flat_map(|m| m.tags.iter())
+            .map(|t| (t.name(), TagRef::from(t.value())));
+        inline.chain(more)
+    }
+
+    /// How many tags [`SpanRecord::run_time_tags`] gives.
+    pub(crate) fn run_time_tag_count(&self) -> usize {
+        let inline = self.inline_tags.iter().flatten().count();
+        inline + self.more.as_deref().map_or(0, |m| m.tags.len())
     }
 
     /// The value of tag `key` (the last one set, if it was set twice).
@@ -191,7 +237,40 @@ impl SpanRecord {
     }
 
     pub(crate) fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: TagValue) {
-        self.more().tags.push(Tag::new(key, value));
+        match key.into() {
+            Cow::Borrowed(key) => {
+                if let Some(slot) = self.free_inline_slot() {
+                    *slot = Some(InlineTag::new(key, value));
+                    return;
+                }
+                self.more().tags.push(Tag::new(key, value));
+            }
+            key => self.more().tags.push(Tag::new(key, value)),
+        }
+    }
+
+    /// Sets a tag whose value is text that may be borrowed for the call only (a `tracing`
+    /// field's `&str`): kept in place when it is short and the record has room (no `String`:
+    /// with the inline tags, a bridged span with an integer and a short string field allocates
+    /// nothing), in a `String` otherwise.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn set_text_tag(&mut self, key: &'static str, text: Cow<'_, str>) {
+        if let Some(short) = ShortStr::new(&text) {
+            if let Some(slot) = self.free_inline_slot() {
+                *slot = Some(InlineTag::short(key, short));
+                return;
+            }
+        }
+        self.set_tag(key, TagValue::String(Cow::Owned(text.into_owned())));
+    }
+
+    /// The first free place for a run-time tag in the record itself, unless a tag went to
+    /// `more` already (a later one must follow it there, to keep the order).
+    fn free_inline_slot(&mut self) -> Option<&mut Option<InlineTag>> {
+        if self.more.as_deref().is_some_and(|m| !m.tags.is_empty()) {
+            return None;
+        }
+        self.inline_tags.iter_mut().find(|t| t.is_none())
     }
 
     pub(crate) fn push_log(&mut self, log: Log) {
@@ -226,10 +305,9 @@ impl fmt::Debug for SpanRecord {
     }
 }
 
-// Moved whole on every sampled call: a field that grows it past the size LLVM moves in registers
-// turns each move into a `memcpy` call (measured: +40 ns a span).
+// Copied once on every sampled call (see the type's doc): a field that grows it costs that copy.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<SpanRecord>() <= 88);
+const _: () = assert!(std::mem::size_of::<SpanRecord>() <= 168);
 
 /// A bare span with id `id`, for tests of the machinery spans pass through.
 #[cfg(test)]
@@ -250,5 +328,71 @@ pub(crate) fn test_span(id: u64) -> SpanRecord {
         end: fastant::Instant::ZERO,
         wall_start: 0,
         flags: 1,
+        inline_tags: NO_INLINE_TAGS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(record: &SpanRecord) -> Vec<String> {
+        record.tags().map(|(k, _)| k.to_owned()).collect()
+    }
+
+    #[test]
+    fn run_time_tags_keep_their_order_past_those_held_in_place() {
+        let mut record = test_span(1);
+        record.set_tag("a", TagValue::Integer(1));
+        record.set_tag("b", TagValue::Boolean(true));
+        assert!(record.more.is_none(), "two tags are held in place");
+        record.set_tag("c", TagValue::Float(0.5));
+        record.set_tag("a", TagValue::Integer(2));
+        assert_eq!(keys(&record), ["a", "b", "c", "a"]);
+        assert_eq!(
+            record.tag("a"),
+            Some(TagValue::Integer(2)),
+            "the last one set"
+        );
+        assert_eq!(record.run_time_tag_count(), 4);
+        let borrowed: Vec<_> = record.run_time_tags().collect();
+        assert_eq!(
+            borrowed,
+            [
+                ("a", TagRef::I64(1)),
+                ("b", TagRef::Bool(true)),
+                ("c", TagRef::F64(0.5)),
+                ("a", TagRef::I64(2)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tag_set_after_one_with_a_key_made_at_run_time_follows_it() {
+        let mut record = test_span(1);
+        record.set_tag(String::from("made"), TagValue::Integer(1));
+        record.set_tag("fixed", TagValue::Integer(2));
+        assert_eq!(keys(&record), ["made", "fixed"]);
+        assert!(record.inline_tags.iter().all(Option::is_none));
+    }
+
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn short_text_is_held_in_place_and_long_text_in_a_string() {
+        let mut record = test_span(1);
+        record.set_text_tag("short", Cow::Borrowed("fifteen bytes!!"));
+        record.set_text_tag("long", Cow::Borrowed("sixteen bytes!!!"));
+        assert!(record.more.is_none());
+        record.set_text_tag("third", Cow::Borrowed("x"));
+        assert_eq!(
+            record.tags().collect::<Vec<_>>(),
+            [
+                ("short", TagValue::from("fifteen bytes!!")),
+                ("long", TagValue::from("sixteen bytes!!!")),
+                ("third", TagValue::from("x")),
+            ]
+        );
+        let short = record.inline_tags[0].as_ref().map(InlineTag::value);
+        assert_eq!(short, Some(TagRef::Str("fifteen bytes!!")));
     }
 }

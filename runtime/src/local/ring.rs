@@ -117,18 +117,28 @@ impl Producer {
 
     /// Appends `span`, or gives it back when the ring is full.
     #[inline]
+    // Given back by value to be retried or dropped: a box would be an allocation per span.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn push(&mut self, span: SpanRecord) -> Result<(), SpanRecord> {
+        self.push_with(|| span).map_err(|take| take())
+    }
+
+    /// Appends the span `take` gives, written straight into the ring's slot (a span guard's
+    /// record is copied once, from the guard to the slot); gives `take` back, uncalled, when
+    /// the ring is full.
+    #[inline]
+    pub(crate) fn push_with<F: FnOnce() -> SpanRecord>(&mut self, take: F) -> Result<(), F> {
         if self.tail.wrapping_sub(self.head) >= self.ring.capacity() {
             self.head = self.ring.head.0.load(Ordering::Acquire);
             if self.tail.wrapping_sub(self.head) >= self.ring.capacity() {
-                return Err(span);
+                return Err(take);
             }
         }
         self.ring.slots[self.tail & self.ring.mask].with_mut(|slot| {
             // SAFETY: the slot at `tail` is outside `head..tail`, so the consumer is done with
             // it (its release store of `head` ordered its read before our acquire load above)
             // and will not read it until the store below publishes it.
-            unsafe { (*slot).write(span) }
+            unsafe { (*slot).write(take()) }
         });
         self.tail = self.tail.wrapping_add(1);
         self.ring.tail.0.store(self.tail, Ordering::Release);

@@ -12,7 +12,7 @@ use super::agent::Protocol;
 use super::sink::Process;
 use super::thrift::{self, micros, micros_since_epoch, truncate, Limits};
 use crate::local::record::{Log, ReferenceKind, SpanRecord};
-use crate::tag::{StaticValue, Tag, TagValue};
+use crate::tag::{Tag, TagRef};
 
 /// Field types, with their codes in each protocol.
 #[derive(Clone, Copy)]
@@ -223,36 +223,6 @@ fn tag(w: &mut Writer<'_>, key: &str, value: TagRef<'_>, limits: &Limits) {
     w.end(outer);
 }
 
-#[derive(Clone, Copy)]
-enum TagRef<'a> {
-    Str(&'a str),
-    F64(f64),
-    Bool(bool),
-    I64(i64),
-}
-
-impl<'a> From<&'a TagValue> for TagRef<'a> {
-    fn from(value: &'a TagValue) -> Self {
-        match value {
-            TagValue::String(s) => TagRef::Str(s),
-            TagValue::Boolean(b) => TagRef::Bool(*b),
-            TagValue::Integer(i) => TagRef::I64(*i),
-            TagValue::Float(f) => TagRef::F64(*f),
-        }
-    }
-}
-
-impl From<StaticValue> for TagRef<'static> {
-    fn from(value: StaticValue) -> Self {
-        match value {
-            StaticValue::Str(s) => TagRef::Str(s),
-            StaticValue::Bool(b) => TagRef::Bool(b),
-            StaticValue::I64(i) => TagRef::I64(i),
-            StaticValue::F64(f) => TagRef::F64(f),
-        }
-    }
-}
-
 /// The fields of a `jaeger.Span` struct before its tags, as both kinds of span give them.
 struct Head<'a> {
     trace_id_low: i64,
@@ -331,12 +301,11 @@ pub(crate) fn span(out: &mut Vec<u8>, protocol: Protocol, span: &SpanRecord, lim
     let fixed: &[_] = span.callsite.tags;
     let sampler: &[_] = span.sampler_tags.map_or(&[], |tags| tags);
     let more = span.more.as_deref();
-    let dynamic = more.map_or(&[][..], |m| &m.tags[..]);
     let tags = fixed
         .iter()
         .chain(sampler)
         .map(|t| (t.key, TagRef::from(t.value)))
-        .chain(dynamic.iter().map(|t| (t.name(), TagRef::from(t.value()))));
+        .chain(span.run_time_tags());
     let head = Head {
         trace_id_low: span.trace_id.low() as i64,
         trace_id_high: span.trace_id.high() as i64,
@@ -348,7 +317,7 @@ pub(crate) fn span(out: &mut Vec<u8>, protocol: Protocol, span: &SpanRecord, lim
         start_time: (span.wall_start / 1000) as i64,
         duration: micros(span.duration()),
     };
-    let count = fixed.len() + sampler.len() + dynamic.len();
+    let count = fixed.len() + sampler.len() + span.run_time_tag_count();
     let logs = more.map_or(&[][..], |m| &m.logs[..]);
     span_struct(
         &mut Writer::new(out, protocol),
@@ -505,6 +474,7 @@ mod tests {
     use thrift_codec::{BinaryEncode, CompactEncode};
 
     use super::*;
+    use crate::tag::TagValue;
     use crate::testing::Capture;
     use crate::Context;
 
