@@ -17,8 +17,13 @@ use crate::local::sync::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 #[repr(align(128))]
 struct Padded<T>(T);
 
+/// One span's place, on cache lines of its own (192 bytes for a 168-byte record): a line shared
+/// by two slots would pass between the producer writing one and the consumer reading the other.
+#[repr(align(64))]
+struct Slot(UnsafeCell<MaybeUninit<SpanRecord>>);
+
 pub(crate) struct Ring {
-    slots: Box<[UnsafeCell<MaybeUninit<SpanRecord>>]>,
+    slots: Box<[Slot]>,
     mask: usize,
     /// Next slot the consumer reads; written by the consumer only.
     head: Padded<AtomicUsize>,
@@ -38,7 +43,7 @@ impl Ring {
         let capacity = capacity.max(1).next_power_of_two();
         Ring {
             slots: (0..capacity)
-                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+                .map(|_| Slot(UnsafeCell::new(MaybeUninit::uninit())))
                 .collect(),
             mask: capacity - 1,
             head: Padded(AtomicUsize::new(0)),
@@ -70,7 +75,7 @@ impl Ring {
         if head == self.tail.0.load(Ordering::Acquire) {
             return None;
         }
-        let span = self.slots[head & self.mask].with(|slot| {
+        let span = self.slots[head & self.mask].0.with(|slot| {
             // SAFETY: the slot's pointer is valid for the ring's life; slots in `head..tail`
             // are the consumer's alone until `head` moves past them.
             let slot = unsafe { &*slot };
@@ -134,12 +139,14 @@ impl Producer {
                 return Err(take);
             }
         }
-        self.ring.slots[self.tail & self.ring.mask].with_mut(|slot| {
-            // SAFETY: the slot at `tail` is outside `head..tail`, so the consumer is done with
-            // it (its release store of `head` ordered its read before our acquire load above)
-            // and will not read it until the store below publishes it.
-            unsafe { (*slot).write(take()) }
-        });
+        self.ring.slots[self.tail & self.ring.mask]
+            .0
+            .with_mut(|slot| {
+                // SAFETY: the slot at `tail` is outside `head..tail`, so the consumer is done with
+                // it (its release store of `head` ordered its read before our acquire load above)
+                // and will not read it until the store below publishes it.
+                unsafe { (*slot).write(take()) }
+            });
         self.tail = self.tail.wrapping_add(1);
         self.ring.tail.0.store(self.tail, Ordering::Release);
         Ok(())
