@@ -9,7 +9,7 @@ use crate::expand::{BodyType, Plan};
 
 /// The new function body; `track_caller` when the function is `#[track_caller]`.
 pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Group, track_caller: bool) -> TokenStream {
-    if track_caller || !ty.has_value() {
+    if track_caller || plan.finish(ty).is_empty() {
         inline(plan, ty, block)
     } else {
         in_closure(plan, ty, block)
@@ -44,8 +44,10 @@ fn in_closure(plan: &Plan, ty: &BodyType, block: &Group) -> TokenStream {
 
 /// The body where the user wrote it, after the span is made current: for `#[track_caller]`,
 /// whose caller a closure would hide from `Location::caller()` and from panics in the body, and
-/// for bodies with no value to record (`()`, `!`), which need no closure. A value left by the
-/// tail is recorded; one left by `return` or `?` leaves the function directly, unrecorded.
+/// for bodies with nothing to record (`()`, `!`, a type that is plainly not a `Result` and no
+/// `ret`), which need no closure: a closure is three more functions to compile per traced
+/// function (itself, its `FnOnce` shim, `run`). A value left by the tail is recorded; one left
+/// by `return` or `?` leaves the function directly, unrecorded.
 fn inline(plan: &Plan, ty: &BodyType, block: &Group) -> TokenStream {
     let Plan {
         start,
@@ -60,11 +62,11 @@ fn inline(plan: &Plan, ty: &BodyType, block: &Group) -> TokenStream {
         let #entered = #span.enter();
         #rebind
     };
-    if !ty.has_value() {
+    let finish = plan.finish(ty);
+    if finish.is_empty() {
         // The block is the tail: its type is checked against the return type as written.
         return quote! { #prelude #block };
     }
-    let finish = plan.finish(ty);
     let output = &ty.ty;
     quote! {
         #prelude

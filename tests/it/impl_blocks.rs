@@ -27,6 +27,7 @@ impl Gallery {
         self.views
     }
 
+    #[allow(clippy::boxed_local)] // as the plain method needs
     fn boxed(self: Box<Self>) -> u32 {
         self.views
     }

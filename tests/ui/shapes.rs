@@ -92,6 +92,8 @@ impl Repository {
         self.db
     }
 
+    // The lints of the plain function hold for the traced one: its body is not moved.
+    #[allow(clippy::boxed_local)]
     #[traced]
     fn boxed(self: Box<Self>) -> u32 {
         self.calls
@@ -251,6 +253,9 @@ impl Unfinished for AsyncTraitFirst {
     }
 }
 
+// As the plain function needs it: the body is not moved into a closure that would consume
+// `owned`.
+#[allow(clippy::needless_pass_by_value)]
 #[traced(tags(owned = &owned, twice = &&owned))]
 fn tags_by_reference(owned: String) -> usize {
     owned.len()

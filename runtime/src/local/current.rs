@@ -7,9 +7,11 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ptr;
 
 use crate::context::Context;
+use crate::local::guard::SpanGuard;
 use crate::local::record::SpanRecord;
 
 struct Current {
@@ -138,6 +140,48 @@ impl Drop for Scope<'_> {
             unsafe { ptr::swap(c.cx.get(), cx) };
             c.span.set(prev_span);
         });
+    }
+}
+
+/// A scope entered and left out of line, for code compiled into every traced function (a sync
+/// body, an async body's poll): there each is one call behind a byte test, where a [`Scope`]
+/// would inline the thread-local's access twice.
+#[must_use]
+#[allow(missing_debug_implementations)] // generated code only binds it
+pub struct Entered<'a>(ManuallyDrop<Option<Scope<'a>>>);
+
+impl<'a> Entered<'a> {
+    /// Enters the scope of `span`'s context, if it has one.
+    #[inline]
+    pub(crate) fn enter(span: &'a SpanGuard) -> Self {
+        if span.enters_scope() {
+            Entered::enter_out_of_line(span)
+        } else {
+            Entered(ManuallyDrop::new(None))
+        }
+    }
+
+    #[inline(never)]
+    fn enter_out_of_line(span: &'a SpanGuard) -> Self {
+        Entered(ManuallyDrop::new(span.enter_if_any()))
+    }
+
+    // The scope in `ManuallyDrop`, dropped here: otherwise the drop glue of every function
+    // holding an `Entered` would drop the (then empty) `Option<Scope>` itself, inlining the
+    // thread-local's access and its destructor registration there.
+    #[inline(never)]
+    fn leave(&mut self) {
+        // SAFETY: dropped once: `Entered` is being dropped, and this is its only drop of it.
+        unsafe { ManuallyDrop::drop(&mut self.0) };
+    }
+}
+
+impl Drop for Entered<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            self.leave();
+        }
     }
 }
 

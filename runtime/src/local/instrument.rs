@@ -10,7 +10,7 @@ use std::task::{Context as TaskContext, Poll};
 use pin_project_lite::pin_project;
 
 use crate::context::Context;
-use crate::local::current::Scope;
+use crate::local::current::{Entered, Scope};
 use crate::local::guard::SpanGuard;
 
 pin_project! {
@@ -82,9 +82,9 @@ impl<F: Future> Future for Instrumented<F> {
 
 /// Makes the span of an `Instrumented` current for one poll.
 #[inline]
-fn enter(slot: &Option<SpanGuard>) -> Option<Scope<'_>> {
+fn enter(slot: &Option<SpanGuard>) -> Entered<'_> {
     match slot {
-        Some(span) => span.enter_if_any(),
+        Some(span) => Entered::enter(span),
         None => polled_after_completion(),
     }
 }
