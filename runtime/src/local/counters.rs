@@ -135,16 +135,24 @@ mod tests {
         let counter: &'static ShardedCounter = Box::leak(Box::default());
         let other: &'static ShardedCounter = Box::leak(Box::default());
         std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| {
-                    for i in 0..10_000 {
-                        counter.add_one();
-                        if i % 1000 == 0 {
-                            // Switching tracers on a thread keeps both counts.
-                            other.add_one();
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        for i in 0..10_000 {
+                            counter.add_one();
+                            if i % 1000 == 0 {
+                                // Switching tracers on a thread keeps both counts.
+                                other.add_one();
+                            }
                         }
-                    }
-                });
+                    })
+                })
+                .collect();
+            // Joined one by one: the end of the scope waits for the threads' closures only, not
+            // for their thread-locals' destructors, which move each shard's count to `retired`
+            // (without this the test failed once here, under load, reading a count in flight).
+            for thread in threads {
+                thread.join().unwrap();
             }
         });
         counter.add_one();
