@@ -144,7 +144,7 @@ impl Drop for Scope<'_> {
 }
 
 /// A scope entered and left out of line, for code compiled into every traced function (a sync
-/// body, an async body's poll): there each is one call behind a byte test, where a [`Scope`]
+/// body, an async body's poll): there each is one call behind a byte test, where a `Scope`
 /// would inline the thread-local's access twice.
 #[must_use]
 #[allow(missing_debug_implementations)] // generated code only binds it
