@@ -15,7 +15,7 @@ fn get_image(id: u32) -> Result<u32, String> {
     if id == 0 { Err(String::new()) } else { Ok(id) }
 }
 
-#[traced(tags(db.type = "mongo", image.id = id, cached = id % 2 == 0))]
+#[traced(tags(db.type = "mongo", image.id = id, cached = id.is_multiple_of(2)))]
 fn lookup(id: u32) -> u32 {
     id + 1
 }
