@@ -11,9 +11,11 @@
 use std::fmt;
 
 use crate::context::Context;
+use crate::local::current;
 pub use crate::local::current::Entered;
 pub use crate::local::guard::{Callsite, SpanGuard};
 pub use crate::local::instrument::Instrumented;
+use crate::local::queue;
 use crate::tag::{IntoTagValue, TagValue};
 pub use crate::tag::{StaticTag, StaticValue};
 
@@ -38,8 +40,18 @@ impl<O> FnOutput for fn() -> O {
 // about a nanosecond on the paths that start nothing (README, "Run time").
 impl SpanGuard {
     /// Starts the span of a call under the current span (or a new root).
-    #[inline(never)]
+    ///
+    /// Inline, the two tests that end most calls that start nothing (no tracer; inside an
+    /// unsampled trace): two loads, where a call cost 1.1 to 1.4 ns more (`call_overhead`).
+    #[inline]
     pub fn start_call(&mut self, callsite: &'static Callsite) {
+        if queue::get().is_some() && current::starts_spans() {
+            self.start_call_out_of_line(callsite);
+        }
+    }
+
+    #[inline(never)]
+    fn start_call_out_of_line(&mut self, callsite: &'static Callsite) {
         self.start(callsite);
     }
 

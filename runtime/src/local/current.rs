@@ -25,6 +25,30 @@ thread_local! {
     static CURRENT: Current = const {
         Current { cx: UnsafeCell::new(Context::NONE), span: Cell::new(ptr::null_mut()) }
     };
+    /// `starts_spans()` of the context in `CURRENT`, set after every change to it: a
+    /// thread-local without a destructor is one load, the test a traced call makes inline,
+    /// where reading `CURRENT` (which has one) also inlines its lazy registration.
+    static STARTS_SPANS: Cell<bool> = const { Cell::new(true) };
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        // Torn down, the current context is `Context::NONE` (see `with`), which starts spans.
+        STARTS_SPANS.with(|starts| starts.set(true));
+    }
+}
+
+/// `true` when a call on this thread may start a span: no current span yet (a new root), or a
+/// sampled one. `false` inside an unsampled trace, where a traced call does nothing more.
+#[inline(always)]
+pub(crate) fn starts_spans() -> bool {
+    STARTS_SPANS.with(Cell::get)
+}
+
+/// Mirrors a new current context into `STARTS_SPANS`.
+#[inline]
+fn mirror(current: &Context) {
+    STARTS_SPANS.with(|starts| starts.set(current.starts_spans()));
 }
 
 impl Context {
@@ -59,7 +83,13 @@ pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
 pub(crate) fn with_mut<R>(f: impl FnOnce(&mut Context) -> R) -> R {
     let mut f = Some(f);
     // SAFETY: as in `with`: no other reference to the context is alive while `f` runs.
-    match CURRENT.try_with(|c| (f.take().expect("called once"))(unsafe { &mut *c.cx.get() })) {
+    match CURRENT.try_with(|c| {
+        // SAFETY: as in `with`: no other reference to the context is alive while `f` runs.
+        let cx = unsafe { &mut *c.cx.get() };
+        let r = (f.take().expect("called once"))(cx);
+        mirror(cx);
+        r
+    }) {
         Ok(r) => r,
         // Torn down: a fresh empty context, which nothing keeps.
         Err(_) => (f.take().expect("called once"))(&mut Context::default()),
@@ -84,6 +114,9 @@ pub(crate) fn with_open_span(f: impl FnOnce(&mut SpanRecord)) {
 pub(crate) struct Scope<'a> {
     cx: *mut Context,
     prev_span: *mut SpanRecord,
+    /// `STARTS_SPANS` before the scope, put back when it ends (read back from the context just
+    /// swapped in, it was a store-to-load stall on every enter and leave).
+    prev_starts: bool,
     entered: bool,
     _borrow: PhantomData<&'a mut Context>,
 }
@@ -104,16 +137,22 @@ impl<'a> Scope<'a> {
     /// `cx` and a non-null `span` must stay valid, unmoved and otherwise unaccessed for `'a`.
     #[inline]
     pub(crate) unsafe fn enter(cx: *mut Context, span: *mut SpanRecord) -> Self {
+        // SAFETY: the caller's context is valid (see above), and read before the swap.
+        let starts = unsafe { (*cx).starts_spans() };
         let entered = CURRENT.try_with(|c| {
             // SAFETY: the two contexts are distinct (one is thread-local, the other the
             // caller's) and no reference into either is alive during the swap.
             unsafe { ptr::swap(c.cx.get(), cx) };
-            c.span.replace(span)
+            (
+                c.span.replace(span),
+                STARTS_SPANS.with(|s| s.replace(starts)),
+            )
         });
         match entered {
-            Ok(prev_span) => Scope {
+            Ok((prev_span, prev_starts)) => Scope {
                 cx,
                 prev_span,
+                prev_starts,
                 entered: true,
                 _borrow: PhantomData,
             },
@@ -121,6 +160,7 @@ impl<'a> Scope<'a> {
             Err(_) => Scope {
                 cx,
                 prev_span: ptr::null_mut(),
+                prev_starts: true,
                 entered: false,
                 _borrow: PhantomData,
             },
@@ -138,6 +178,7 @@ impl Drop for Scope<'_> {
         let _ = CURRENT.try_with(|c| {
             // SAFETY: as in `enter`.
             unsafe { ptr::swap(c.cx.get(), cx) };
+            STARTS_SPANS.with(|s| s.set(self.prev_starts));
             c.span.set(prev_span);
         });
     }
@@ -206,6 +247,8 @@ pub(crate) fn replace(cx: Context) -> Replaced {
         // SAFETY: no reference into the thread's context is alive: only `with`, `with_mut` and
         // scopes reach it, and none of them is running here.
         unsafe { ptr::swap(c.cx.get(), &mut replaced.cx) };
+        // SAFETY: as above.
+        mirror(unsafe { &*c.cx.get() });
         replaced.span = c.span.replace(ptr::null_mut());
     });
     replaced
@@ -217,6 +260,58 @@ pub(crate) fn restore(mut replaced: Replaced) {
     let _ = CURRENT.try_with(|c| {
         // SAFETY: as in `replace`.
         unsafe { ptr::swap(c.cx.get(), &mut replaced.cx) };
+        // SAFETY: as in `replace`.
+        mirror(unsafe { &*c.cx.get() });
         c.span.set(replaced.span);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::UnsafeCell;
+
+    use super::{replace, restore, starts_spans, with, Scope};
+    use crate::context::Context;
+    use crate::ids::{SpanId, TraceId};
+
+    fn mirrored() -> bool {
+        let expected = with(Context::starts_spans);
+        assert_eq!(
+            starts_spans(),
+            expected,
+            "the mirror and the context disagree"
+        );
+        expected
+    }
+
+    #[test]
+    fn the_inline_test_follows_the_current_context_through_nested_scopes() {
+        let trace = TraceId::new(1, 2);
+        let sampled = UnsafeCell::new(Context::sampled_root(trace, SpanId::new(3), &Context::NONE));
+        let unsampled = UnsafeCell::new(Context::unsampled_root(trace, &Context::NONE));
+        assert!(mirrored(), "nothing current: a call starts a root");
+        {
+            let _outer = Scope::enter_cell(&sampled);
+            assert!(mirrored());
+            {
+                let _inner = Scope::enter_cell(&unsampled);
+                assert!(!mirrored(), "inside an unsampled trace nothing starts");
+                // Giving the pending root its ids changes the context, not the answer.
+                let _ = Context::current();
+                assert!(!mirrored());
+            }
+            assert!(mirrored(), "left: the sampled span is current again");
+        }
+        assert!(mirrored());
+    }
+
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn the_inline_test_follows_a_replaced_context_and_its_restoring() {
+        let unsampled = Context::unsampled_root(TraceId::new(1, 2), &Context::NONE);
+        let replaced = replace(unsampled);
+        assert!(!mirrored());
+        restore(replaced);
+        assert!(mirrored());
+    }
 }
