@@ -4,8 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::model::{self, Span, Value};
+use super::model::{self, Span};
 use crate::report::Batch;
+use crate::tag::TagRef;
 
 /// A JSON string, escaped.
 fn string(out: &mut String, text: &str) {
@@ -27,35 +28,35 @@ fn string(out: &mut String, text: &str) {
 }
 
 /// A `KeyValue`.
-fn attribute(out: &mut String, name: &str, value: Value<'_>) {
+fn attribute(out: &mut String, name: &str, value: TagRef<'_>) {
     out.push_str("{\"key\":");
     string(out, name);
     out.push_str(",\"value\":{");
     match value {
-        Value::Str(s) => {
+        TagRef::Str(s) => {
             out.push_str("\"stringValue\":");
             string(out, s);
         }
-        Value::Bool(b) => {
+        TagRef::Bool(b) => {
             let _ = write!(out, "\"boolValue\":{b}");
         }
-        Value::Int(i) => {
+        TagRef::I64(i) => {
             let _ = write!(out, "\"intValue\":\"{i}\"");
         }
         // Protobuf's JSON writes the values JSON has no number for as strings.
-        Value::Double(d) if d.is_nan() => out.push_str("\"doubleValue\":\"NaN\""),
-        Value::Double(d) if d.is_infinite() => {
+        TagRef::F64(d) if d.is_nan() => out.push_str("\"doubleValue\":\"NaN\""),
+        TagRef::F64(d) if d.is_infinite() => {
             let sign = if d > 0.0 { "" } else { "-" };
             let _ = write!(out, "\"doubleValue\":\"{sign}Infinity\"");
         }
-        Value::Double(d) => {
+        TagRef::F64(d) => {
             let _ = write!(out, "\"doubleValue\":{d:?}");
         }
     }
     out.push_str("}}");
 }
 
-fn attributes<'a>(out: &mut String, values: impl IntoIterator<Item = (&'a str, Value<'a>)>) {
+fn attributes<'a>(out: &mut String, values: impl IntoIterator<Item = (&'a str, TagRef<'a>)>) {
     out.push_str("\"attributes\":[");
     for (i, (name, value)) in values.into_iter().enumerate() {
         if i > 0 {
@@ -93,7 +94,7 @@ fn span(out: &mut String, span: &Span<'_>) {
         out,
         span.attributes
             .iter()
-            .map(|(name, value)| (*name, Value::from(value))),
+            .map(|(name, value)| (*name, TagRef::from(value))),
     );
     out.push_str(",\"events\":[");
     for (i, event) in span.events.iter().enumerate() {
@@ -117,7 +118,7 @@ fn span(out: &mut String, span: &Span<'_>) {
             "{{\"traceId\":\"{trace_id:032x}\",\"spanId\":\"{:016x}\",",
             parent.get()
         );
-        attributes(out, [("opentracing.ref_type", Value::Str("follows_from"))]);
+        attributes(out, [("opentracing.ref_type", TagRef::Str("follows_from"))]);
         out.push('}');
     }
     out.push(']');
@@ -211,23 +212,23 @@ mod tests {
             out
         };
         assert_eq!(
-            one(Value::Int(-7)),
+            one(TagRef::I64(-7)),
             r#"{"key":"k","value":{"intValue":"-7"}}"#
         );
         assert_eq!(
-            one(Value::Bool(true)),
+            one(TagRef::Bool(true)),
             r#"{"key":"k","value":{"boolValue":true}}"#
         );
         assert_eq!(
-            one(Value::Double(1.0)),
+            one(TagRef::F64(1.0)),
             r#"{"key":"k","value":{"doubleValue":1.0}}"#
         );
         assert_eq!(
-            one(Value::Double(f64::NEG_INFINITY)),
+            one(TagRef::F64(f64::NEG_INFINITY)),
             r#"{"key":"k","value":{"doubleValue":"-Infinity"}}"#
         );
         assert_eq!(
-            one(Value::Str("v")),
+            one(TagRef::Str("v")),
             r#"{"key":"k","value":{"stringValue":"v"}}"#
         );
     }

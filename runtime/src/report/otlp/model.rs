@@ -15,7 +15,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::report::{Batch, Process};
-use crate::tag::TagValue;
+use crate::tag::{TagRef, TagValue};
 use crate::{ReferenceKind, SpanRecord};
 
 /// The instrumentation scope of every span.
@@ -35,26 +35,6 @@ pub(super) mod kind {
 /// `Status.StatusCode.STATUS_CODE_ERROR`.
 pub(super) const STATUS_ERROR: i32 = 2;
 
-/// An attribute value, borrowed.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum Value<'a> {
-    Str(&'a str),
-    Bool(bool),
-    Int(i64),
-    Double(f64),
-}
-
-impl<'a> From<&'a TagValue> for Value<'a> {
-    fn from(value: &'a TagValue) -> Self {
-        match value {
-            TagValue::String(s) => Value::Str(s),
-            TagValue::Boolean(b) => Value::Bool(*b),
-            TagValue::Integer(i) => Value::Int(*i),
-            TagValue::Float(f) => Value::Double(*f),
-        }
-    }
-}
-
 /// Nanoseconds since the Unix epoch (0 before it).
 pub(super) fn unix_nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
@@ -62,12 +42,12 @@ pub(super) fn unix_nanos(time: SystemTime) -> u64 {
 }
 
 /// The resource's attributes: the service, the SDK, and the process tags.
-pub(super) fn resource(process: &Process) -> Vec<(&str, Value<'_>)> {
+pub(super) fn resource(process: &Process) -> Vec<(&str, TagRef<'_>)> {
     let mut attributes = vec![
-        ("service.name", Value::Str(process.service_name())),
-        ("telemetry.sdk.name", Value::Str(SCOPE_NAME)),
-        ("telemetry.sdk.language", Value::Str("rust")),
-        ("telemetry.sdk.version", Value::Str(VERSION)),
+        ("service.name", TagRef::Str(process.service_name())),
+        ("telemetry.sdk.name", TagRef::Str(SCOPE_NAME)),
+        ("telemetry.sdk.language", TagRef::Str("rust")),
+        ("telemetry.sdk.version", TagRef::Str(VERSION)),
     ];
     for (key, value) in process.tags() {
         let key = match key {
@@ -75,7 +55,7 @@ pub(super) fn resource(process: &Process) -> Vec<(&str, Value<'_>)> {
             "hostname" => "host.name",
             key => key,
         };
-        attributes.push((key, Value::from(value)));
+        attributes.push((key, TagRef::from(value)));
     }
     attributes
 }
@@ -84,7 +64,7 @@ pub(super) fn resource(process: &Process) -> Vec<(&str, Value<'_>)> {
 pub(super) struct Event<'a> {
     pub(super) time_unix_nano: u64,
     pub(super) name: &'a str,
-    pub(super) attributes: Vec<(&'a str, Value<'a>)>,
+    pub(super) attributes: Vec<(&'a str, TagRef<'a>)>,
 }
 
 /// One span, mapped.
@@ -139,7 +119,7 @@ impl<'a> Span<'a> {
                                 "message" => "exception.message",
                                 k => k,
                             };
-                            (k, Value::Str(v))
+                            (k, TagRef::Str(v))
                         })
                         .collect();
                     return Event {
@@ -154,7 +134,7 @@ impl<'a> Span<'a> {
                     attributes: log
                         .fields()
                         .filter(|(k, _)| *k != "event")
-                        .map(|(k, v)| (k, Value::Str(v)))
+                        .map(|(k, v)| (k, TagRef::Str(v)))
                         .collect(),
                 }
             })

@@ -5,8 +5,9 @@
 //! Field numbers are those of opentelemetry-proto's `trace.proto`, `common.proto`,
 //! `resource.proto` and `trace_service.proto`.
 
-use super::model::{self, Span, Value};
+use super::model::{self, Span};
 use crate::report::Batch;
+use crate::tag::TagRef;
 
 const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
@@ -62,20 +63,20 @@ fn message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
 
 /// `KeyValue { key = 1; AnyValue value = 2 }`, `AnyValue { string_value = 1; bool_value = 2;
 /// int_value = 3; double_value = 4 }`.
-fn attribute(out: &mut Vec<u8>, field: u32, name: &str, value: Value<'_>) {
+fn attribute(out: &mut Vec<u8>, field: u32, name: &str, value: TagRef<'_>) {
     message(out, field, |out| {
         string(out, 1, name);
         message(out, 2, |out| match value {
-            Value::Str(s) => string(out, 1, s),
-            Value::Bool(b) => {
+            TagRef::Str(s) => string(out, 1, s),
+            TagRef::Bool(b) => {
                 key(out, 2, VARINT);
                 varint(out, u64::from(b));
             }
-            Value::Int(i) => {
+            TagRef::I64(i) => {
                 key(out, 3, VARINT);
                 varint(out, i as u64);
             }
-            Value::Double(d) => fixed64(out, 4, d.to_bits()),
+            TagRef::F64(d) => fixed64(out, 4, d.to_bits()),
         });
     });
 }
@@ -98,7 +99,7 @@ fn span(out: &mut Vec<u8>, span: &Span<'_>) {
     fixed64(out, 7, span.start_unix_nano);
     fixed64(out, 8, span.end_unix_nano);
     for (name, value) in &span.attributes {
-        attribute(out, 9, name, Value::from(value));
+        attribute(out, 9, name, TagRef::from(value));
     }
     for event in &span.events {
         // Span.Event { time_unix_nano = 1; name = 2; attributes = 3 }
@@ -115,7 +116,7 @@ fn span(out: &mut Vec<u8>, span: &Span<'_>) {
         message(out, 13, |out| {
             bytes(out, 1, &trace_id);
             bytes(out, 2, &parent.get().to_be_bytes());
-            attribute(out, 4, "opentracing.ref_type", Value::Str("follows_from"));
+            attribute(out, 4, "opentracing.ref_type", TagRef::Str("follows_from"));
         });
     }
     if let Some(text) = span.error {
@@ -243,7 +244,7 @@ mod tests {
     /// A tag value as an attribute, alone.
     fn attribute_bytes(name: &str, value: &TagValue) -> Vec<u8> {
         let mut out = Vec::new();
-        attribute(&mut out, 1, name, Value::from(value));
+        attribute(&mut out, 1, name, TagRef::from(value));
         out
     }
 
