@@ -270,7 +270,7 @@ pub(crate) fn restore(mut replaced: Replaced) {
 mod tests {
     use std::cell::UnsafeCell;
 
-    use super::{replace, restore, starts_spans, with, Scope};
+    use super::{starts_spans, with, Scope};
     use crate::context::Context;
     use crate::ids::{SpanId, TraceId};
 
@@ -308,6 +308,8 @@ mod tests {
     #[cfg(feature = "tracing")]
     #[test]
     fn the_inline_test_follows_a_replaced_context_and_its_restoring() {
+        use super::{replace, restore};
+
         let unsampled = Context::unsampled_root(TraceId::new(1, 2), &Context::NONE);
         let replaced = replace(unsampled);
         assert!(!mirrored());
