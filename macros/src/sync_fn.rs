@@ -9,17 +9,18 @@ use crate::expand::{BodyType, Plan};
 
 /// The new function body; `track_caller` when the function is `#[track_caller]`.
 pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Group, track_caller: bool) -> TokenStream {
-    if track_caller || plan.finish(ty).is_empty() {
-        inline(plan, ty, block)
+    let finish = plan.finish(ty);
+    if track_caller || finish.is_empty() {
+        inline(plan, ty, block, &finish)
     } else {
-        in_closure(plan, ty, block)
+        in_closure(plan, ty, block, &finish)
     }
 }
 
 /// The body in a closure: `return` and `?` leave the closure, not the function, so an `Err`
 /// however it leaves is recorded. The closure's return type is the function's (deduced from
 /// `run`'s bound), so returns coerce as the user wrote them.
-fn in_closure(plan: &Plan, ty: &BodyType, block: &Group) -> TokenStream {
+fn in_closure(plan: &Plan, ty: &BodyType, block: &Group, finish: &TokenStream) -> TokenStream {
     let Plan {
         start,
         rebind,
@@ -27,7 +28,6 @@ fn in_closure(plan: &Plan, ty: &BodyType, block: &Group) -> TokenStream {
         result,
         ..
     } = plan;
-    let finish = plan.finish(ty);
     let output = &ty.ty;
     let body = if rebind.is_empty() {
         quote!(#block)
@@ -48,7 +48,7 @@ fn in_closure(plan: &Plan, ty: &BodyType, block: &Group) -> TokenStream {
 /// `ret`), which need no closure: a closure is three more functions to compile per traced
 /// function (itself, its `FnOnce` shim, `run`). A value left by the tail is recorded; one left
 /// by `return` or `?` leaves the function directly, unrecorded.
-fn inline(plan: &Plan, ty: &BodyType, block: &Group) -> TokenStream {
+fn inline(plan: &Plan, ty: &BodyType, block: &Group, finish: &TokenStream) -> TokenStream {
     let Plan {
         start,
         rebind,
@@ -62,7 +62,6 @@ fn inline(plan: &Plan, ty: &BodyType, block: &Group) -> TokenStream {
         let #entered = #span.enter();
         #rebind
     };
-    let finish = plan.finish(ty);
     if finish.is_empty() {
         // The block is the tail: its type is checked against the return type as written.
         return quote! { #prelude #block };

@@ -33,11 +33,11 @@ impl<O> FnOutput for fn() -> O {
     type Output = O;
 }
 
-// What generated code calls is either a byte test, inlined, or one call out of line, compiled
-// once here: in a release build, inlining the span's start, its tags and the scope's entry into
-// every traced function was most of the codegen time of a traced crate (`benches/compile_time`:
-// the 600-function crate's release rebuild 4.6 s, 1.9 s of it from these paths). A call costs
-// about a nanosecond on the paths that start nothing (README, "Run time").
+// What generated code calls is either a test of a byte or two, inlined, or one call out of line,
+// compiled once here: in a release build, inlining the span's start, its tags and the scope's
+// entry into every traced function was most of the codegen time of a traced crate
+// (`benches/compile_time`, the 600-function library's release rebuild 4.66 -> 3.25 s at 9f2ccd4,
+// one run). The paths that start nothing end at the inline tests (`start_call`).
 impl SpanGuard {
     /// Starts the span of a call under the current span (or a new root).
     ///

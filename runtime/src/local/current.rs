@@ -45,7 +45,8 @@ pub(crate) fn starts_spans() -> bool {
     STARTS_SPANS.with(Cell::get)
 }
 
-/// Mirrors a new current context into `STARTS_SPANS`.
+/// Mirrors the current context into `STARTS_SPANS` after `with_mut` may have changed it (scopes
+/// and `replace` set it from the context they bring in, and put the old value back).
 #[inline]
 fn mirror(current: &Context) {
     STARTS_SPANS.with(|starts| starts.set(current.starts_spans()));
@@ -82,7 +83,6 @@ pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
 /// baggage).
 pub(crate) fn with_mut<R>(f: impl FnOnce(&mut Context) -> R) -> R {
     let mut f = Some(f);
-    // SAFETY: as in `with`: no other reference to the context is alive while `f` runs.
     match CURRENT.try_with(|c| {
         // SAFETY: as in `with`: no other reference to the context is alive while `f` runs.
         let cx = unsafe { &mut *c.cx.get() };
@@ -233,22 +233,25 @@ impl Drop for Entered<'_> {
 pub(crate) struct Replaced {
     cx: Context,
     span: *mut SpanRecord,
+    /// `STARTS_SPANS` before, put back by `restore` (as a `Scope` does).
+    starts: bool,
 }
 
 /// Makes `cx` current with no open span (tags and logs of untouched code go nowhere until a
 /// span of traced's own is entered); returns what was current.
 #[cfg(feature = "tracing")]
 pub(crate) fn replace(cx: Context) -> Replaced {
+    let starts = cx.starts_spans();
     let mut replaced = Replaced {
         cx,
         span: ptr::null_mut(),
+        starts: true,
     };
     let _ = CURRENT.try_with(|c| {
         // SAFETY: no reference into the thread's context is alive: only `with`, `with_mut` and
         // scopes reach it, and none of them is running here.
         unsafe { ptr::swap(c.cx.get(), &mut replaced.cx) };
-        // SAFETY: as above.
-        mirror(unsafe { &*c.cx.get() });
+        replaced.starts = STARTS_SPANS.with(|s| s.replace(starts));
         replaced.span = c.span.replace(ptr::null_mut());
     });
     replaced
@@ -260,8 +263,7 @@ pub(crate) fn restore(mut replaced: Replaced) {
     let _ = CURRENT.try_with(|c| {
         // SAFETY: as in `replace`.
         unsafe { ptr::swap(c.cx.get(), &mut replaced.cx) };
-        // SAFETY: as in `replace`.
-        mirror(unsafe { &*c.cx.get() });
+        STARTS_SPANS.with(|s| s.set(replaced.starts));
         c.span.set(replaced.span);
     });
 }
