@@ -466,3 +466,31 @@ fn a_span_left_out_of_order_leaves_the_one_still_entered_current() {
         "nothing is current once both are left"
     );
 }
+
+#[test]
+fn each_of_many_call_sites_names_its_own_spans() {
+    let capture = capture();
+    macro_rules! spans {
+        ($($name:literal)*) => { $( drop(tracing::info_span!($name).entered()); )* };
+    }
+    // More call sites than a thread keeps at hand (16), each twice: some share a place there.
+    for _ in 0..2 {
+        spans!(
+            "s00" "s01" "s02" "s03" "s04" "s05" "s06" "s07" "s08" "s09"
+            "s10" "s11" "s12" "s13" "s14" "s15" "s16" "s17" "s18" "s19"
+            "s20" "s21" "s22" "s23" "s24" "s25" "s26" "s27" "s28" "s29"
+            "s30" "s31" "s32" "s33" "s34" "s35" "s36" "s37" "s38" "s39"
+        );
+    }
+
+    let mut names: Vec<String> = capture
+        .spans()
+        .iter()
+        .map(|s| s.operation_name().to_owned())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = (0..40).map(|i| format!("s{i:02}")).collect();
+    expected.extend(expected.clone());
+    expected.sort();
+    assert_eq!(names, expected);
+}

@@ -8,7 +8,7 @@ use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::callsites::Callsites;
+use super::callsites;
 use super::entered;
 use super::fields::{EventLog, SpanFields};
 use super::span::Bridged;
@@ -56,7 +56,8 @@ use crate::local::queue;
 /// `Span::record` and events (`traced::tag` and `traced::log` write to traced's spans only).
 #[derive(Default)]
 pub struct TracingLayer {
-    callsites: Callsites,
+    /// Made by [`TracingLayer::new`] alone.
+    _private: (),
 }
 
 impl TracingLayer {
@@ -79,20 +80,20 @@ impl TracingLayer {
         queue::get()?;
         if attrs.is_contextual() {
             // Checked before looking up the call site: inside an unsampled trace, all there is.
-            if !current::with(Context::starts_spans) {
+            if !current::starts_spans() {
                 return None;
             }
-            guard.start(self.callsites.get(attrs.metadata()));
+            guard.start(callsites::get(attrs.metadata()));
         } else if let Some(parent) = attrs.parent() {
             let parent = ctx.span(parent)?;
             let parent = parent.extensions().get::<Bridged>()?.context().clone();
             if !parent.is_sampled() {
                 return None;
             }
-            guard.start_explicit(self.callsites.get(attrs.metadata()), &parent);
+            guard.start_explicit(callsites::get(attrs.metadata()), &parent);
         } else {
             // `parent: None`: a root, whatever is current.
-            guard.start_remote(self.callsites.get(attrs.metadata()), &Context::NONE);
+            guard.start_remote(callsites::get(attrs.metadata()), &Context::NONE);
         }
         Some(())
     }
@@ -137,11 +138,10 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
-        let cx = match span.extensions().get::<Bridged>() {
-            Some(bridged) => bridged.context().clone(),
-            None => return,
-        };
-        entered::enter(id, cx);
+        let extensions = span.extensions();
+        if let Some(bridged) = extensions.get::<Bridged>() {
+            entered::enter(id, bridged.context());
+        }
     }
 
     fn on_exit(&self, id: &Id, _ctx: LayerContext<'_, S>) {

@@ -258,6 +258,35 @@ impl SpanGuard {
         }
     }
 
+    /// Gives this span's context its ids, in place (an unsampled root's are made only when
+    /// needed). For a guard whose own scope is never entered: the `tracing` bridge keeps the
+    /// guard and enters copies of its context ([`SpanGuard::context_unentered`]), where a second
+    /// copy kept beside the guard cost a clone per span and 48 more bytes to move.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn make_ids(&mut self) {
+        if self.enters_scope() {
+            // SAFETY: initialised when `kind` is not `Off`; `&mut self` excludes any scope.
+            unsafe { self.cx.get_mut().assume_init_mut() }.make_ids();
+        }
+    }
+
+    /// This span's context, read in place; `None` without a span.
+    ///
+    /// # Safety
+    /// No scope of this guard may be entered while the reference lives (the guard's own scopes
+    /// swap the context out through the cell).
+    #[cfg(feature = "tracing")]
+    pub(crate) unsafe fn context_unentered(&self) -> Option<&Context> {
+        if !self.enters_scope() {
+            return None;
+        }
+        // SAFETY: the cell's pointer is valid for `self`'s life, and the caller keeps the scopes
+        // that write through it out.
+        let slot = unsafe { &*self.cx.get() };
+        // SAFETY: initialised when `kind` is not `Off`.
+        Some(unsafe { slot.assume_init_ref() })
+    }
+
     /// Runs `f` on the record, if this span is sampled.
     #[inline]
     pub(crate) fn with_record(&self, f: impl FnOnce(&mut SpanRecord)) {
