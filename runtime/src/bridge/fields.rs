@@ -17,6 +17,11 @@ pub(crate) struct SpanFields<'a>(pub(crate) &'a mut SpanRecord);
 impl SpanFields<'_> {
     /// A field whose value is text (a `&str`, or a `Display`/`Debug` value written out): the
     /// conventional names first.
+    ///
+    /// Inlined into each visitor: called, it copied the text's `Cow` (just written by the
+    /// visitor with narrower stores) with a wider load, a store-forwarding stall (`perf`,
+    /// 2026-12-03: three fifths of this function's samples).
+    #[inline(always)]
     fn text(&mut self, field: &Field, text: Cow<'_, str>) {
         match field.name() {
             "error" => self.0.set_error("error", &text),
