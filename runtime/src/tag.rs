@@ -170,27 +170,9 @@ impl ShortStr {
         let len = u8::try_from(n)
             .ok()
             .filter(|&n| usize::from(n) <= Self::CAPACITY)?;
-        // Two reads of the same width, the first at the start and the second ending at the end:
-        // the bytes they share are the same, so or-ing them is the text.
         let word = match n {
-            8.. => {
-                let (head, tail) = (b.first_chunk::<8>(), b.last_chunk::<8>());
-                let (head, tail) = (
-                    head.copied().unwrap_or_default(),
-                    tail.copied().unwrap_or_default(),
-                );
-                u128::from(u64::from_le_bytes(head))
-                    | u128::from(u64::from_le_bytes(tail)) << ((n - 8) * 8)
-            }
-            4.. => {
-                let (head, tail) = (b.first_chunk::<4>(), b.last_chunk::<4>());
-                let (head, tail) = (
-                    head.copied().unwrap_or_default(),
-                    tail.copied().unwrap_or_default(),
-                );
-                u128::from(u32::from_le_bytes(head))
-                    | u128::from(u32::from_le_bytes(tail)) << ((n - 4) * 8)
-            }
+            8.. => overlapping::<8>(b, u64::from_le_bytes),
+            4.. => overlapping::<4>(b, |w| u64::from(u32::from_le_bytes(w))),
             _ => b
                 .iter()
                 .enumerate()
@@ -205,6 +187,16 @@ impl ShortStr {
         // SAFETY: the bytes up to `len` were copied from a `&str` whole.
         unsafe { std::str::from_utf8_unchecked(&self.bytes[..usize::from(self.len)]) }
     }
+}
+
+/// `b`, `W` to `2 * W` bytes long, as a little-endian number, read in two loads of `W` bytes:
+/// the first at the start, the second ending at the end. The bytes both read are the same, so
+/// or-ing the two is the text.
+#[cfg(feature = "tracing")]
+#[inline(always)]
+fn overlapping<const W: usize>(b: &[u8], word: fn([u8; W]) -> u64) -> u128 {
+    let read = |chunk: Option<&[u8; W]>| u128::from(word(chunk.map_or([0; W], |c| *c)));
+    read(b.first_chunk::<W>()) | read(b.last_chunk::<W>()) << ((b.len() - W) * 8)
 }
 
 impl InlineTag {
