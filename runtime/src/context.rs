@@ -28,6 +28,19 @@ pub(crate) struct Extra {
     pub(crate) debug_id: Option<String>,
 }
 
+impl Extra {
+    /// What a child inherits of `extra`: all but the debug id; nothing when that leaves it empty.
+    #[inline(never)]
+    fn inherited(extra: &Arc<Extra>) -> Option<Arc<Extra>> {
+        if extra.debug_id.is_none() {
+            return Some(Arc::clone(extra));
+        }
+        let mut inherited = Extra::clone(extra);
+        inherited.debug_id = None;
+        (inherited != Extra::default()).then(|| Arc::new(inherited))
+    }
+}
+
 /// The context of a span: which trace it belongs to, its own id, its parent's, whether the trace
 /// is sampled, and the baggage that flows to every descendant.
 ///
@@ -223,16 +236,13 @@ impl Context {
 
     /// What a span started under this context inherits of its extras: all but the debug id,
     /// which is recorded on that first span only.
+    ///
+    /// The usual context has no extras: that test is inline in every span's start, the rest out
+    /// of line. Whole, it was a call of its own on every sampled span (`perf`: 3% of the
+    /// sampled row's samples, `call_overhead`).
     #[inline]
     fn inherited_extra(&self) -> Option<Arc<Extra>> {
-        match &self.extra {
-            Some(extra) if extra.debug_id.is_some() => {
-                let mut inherited = Extra::clone(extra);
-                inherited.debug_id = None;
-                (inherited != Extra::default()).then(|| Arc::new(inherited))
-            }
-            other => other.clone(),
-        }
+        self.extra.as_ref().and_then(Extra::inherited)
     }
 
     /// The root of a new sampled trace, with the baggage and the debug flag `carry` has.

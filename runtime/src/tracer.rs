@@ -47,9 +47,7 @@ impl Tracer {
             // Read before draining: every span pushed before the thread exited is then seen.
             exited |= ring.is_abandoned();
             // SAFETY: the caller is the one consumer.
-            while let Some(span) = unsafe { ring.pop() } {
-                f(span);
-            }
+            unsafe { ring.drain(&mut f) };
         }
         if exited {
             self.rings()
