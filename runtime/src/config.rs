@@ -233,21 +233,21 @@ impl Config {
     /// a thread's queue is full at this size, its spans are dropped and counted: the
     /// application never waits.
     ///
-    /// A queue holds spans by value, about 90 bytes each, and is sized to what its thread
-    /// needs:
-    /// - it starts at 256 spans (23 KiB) when its thread finishes its first span;
-    /// - a busy thread's grows to 2,048 (180 KiB), small enough to stay in cache as the thread
-    ///   writes its way round it, and wakes the reporter when a quarter of it waits (waking is
-    ///   a system call on the thread, so a smaller queue grows rather than waking often);
+    /// A queue holds spans by value, 192 bytes each (a record on cache lines of its own), and is
+    /// sized to what its thread needs:
+    /// - it starts at 256 spans (48 KiB) when its thread finishes its first span;
+    /// - a busy thread's grows to 2,048 (384 KiB), small enough to stay in cache as the thread
+    ///   writes its way round it, and wakes the reporter when half of it waits (waking is a
+    ///   system call on the thread, so a smaller queue grows rather than waking often);
     /// - only when the reporter falls behind and the queue fills does it grow further,
-    ///   fourfold at a time, up to this size (1.4 MiB at the default), and it comes back to
+    ///   fourfold at a time, up to this size (3 MiB at the default), and it comes back to
     ///   2,048 once the reporter keeps up again.
     ///
     /// Outgrown queues are drained and freed by the reporter, as are the queues of threads
     /// that have exited.
     ///
     /// ```
-    /// // A service with many threads and a small memory budget: at most 512 spans (46 KiB) a
+    /// // A service with many threads and a small memory budget: at most 512 spans (96 KiB) a
     /// // thread.
     /// let config = traced::Config::new("gallery").queue_size(512);
     /// # let _ = config;

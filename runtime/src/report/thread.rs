@@ -96,14 +96,12 @@ impl Reporter {
     /// when its thread bursts. The buffer is bounded all the same, by the rings' capacity.
     fn drain(&mut self) -> bool {
         let was_empty = self.buffer.is_empty();
-        let tracer = self.tracer;
+        let before = self.buffer.len();
         // SAFETY: this thread is the tracer's one reporter.
-        unsafe {
-            tracer.drain(|span| {
-                tracer.counters.received.add(1);
-                self.buffer.push(span);
-            });
-        }
+        unsafe { self.tracer.drain(|span| self.buffer.push(span)) };
+        // Counted once a drain: an atomic add per span was the drain's one read-modify-write.
+        let received = self.buffer.len() - before;
+        self.tracer.counters.received.add(received as u64);
         if self.buffer.len() >= MAX_BATCH {
             self.send();
         }
