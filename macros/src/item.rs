@@ -1,7 +1,7 @@
 //! What the attribute sits on: a function (free, method, async, async-trait's boxed body) or an
 //! impl block. Anything else is an error pointing at it.
 
-use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Block, Item, Signature, Visibility};
@@ -92,13 +92,14 @@ pub(crate) fn function_tokens(
         crate::params::allow_unused_mut(&mut function.sig, ident);
     }
     let block = &function.body;
+    let placed = placed(block);
     let returned = (function.sig.asyncness.is_none() && ends_in_async(block))
         .then(|| syn::parse2::<Block>(block.to_token_stream()).ok())
         .flatten()
         .and_then(|parsed| returned_future::body(&plan, &function.sig.output, &parsed));
     let body = if function.sig.asyncness.is_some() {
         let ty = BodyType::of(&function.sig.output, &plan.krate);
-        async_fn::body(&plan, &ty, block)
+        async_fn::body(&plan, &ty, &placed)
     } else if let Some(body) = returned {
         body
     } else {
@@ -107,7 +108,7 @@ pub(crate) fn function_tokens(
             .attrs
             .iter()
             .any(|attr| attr.path().is_ident("track_caller"));
-        sync_fn::body(&plan, &ty, block, track_caller)
+        sync_fn::body(&plan, &ty, &placed, track_caller)
     };
     // The user's braces keep their spans: lints such as `dead_code` look at the function's
     // span, which ends at the closing brace.
@@ -115,6 +116,30 @@ pub(crate) fn function_tokens(
     new_body.set_span(function.body.span());
     function.body = new_body;
     Ok(function)
+}
+
+/// The user's block as the expansion places it: inside a block of the expansion's, as its tail
+/// or a `let`'s value, where rustc's `unused_braces` looks at braces around a lone expression.
+/// A body that is one expression (no `;` at its top level) gets braces that keep their line and
+/// column but resolve at the macro's site, so that rustc sees them as the expansion's and leaves
+/// them be: with the user's own spans, a one-line body (`fn add(a: u64, b: u64) -> u64 { a + b
+/// }`) got "unnecessary braces around block return value", an error under
+/// `#![deny(warnings)]`, which the same function without `#[traced]` does not get. Other bodies
+/// keep their braces as written: an error about the whole block (a value missing after a last
+/// `;`) then reads as it does without `#[traced]`, with no note about the macro. What is inside
+/// keeps its spans either way, so it is linted as before.
+fn placed(block: &Group) -> Group {
+    let stream = block.stream();
+    let lone_expression = !stream.is_empty()
+        && !stream
+            .into_iter()
+            .any(|token| matches!(&token, TokenTree::Punct(p) if p.as_char() == ';'));
+    if !lone_expression {
+        return block.clone();
+    }
+    let mut placed = Group::new(Delimiter::Brace, block.stream());
+    placed.set_span(block.span().resolved_at(Span::mixed_site()));
+    placed
 }
 
 /// `true` when the body's last statement starts like an `async` block or `Box::pin(async ..)`:

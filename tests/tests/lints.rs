@@ -55,6 +55,13 @@ fn every_shape_compiles_cleanly_and_is_traced() {
         "tag_beats_argument",
         "skips_self",
         "skips_self_and_more",
+        "one_line",
+        "one_line_result",
+        "one_line_ret",
+        "one_line_loop",
+        "one_line_track_caller",
+        "one_line_async",
+        "one_line_future",
     ] {
         assert!(
             names.iter().any(|n| n == expected),

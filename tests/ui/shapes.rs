@@ -310,6 +310,38 @@ impl Repository {
     }
 }
 
+// One-line bodies, as many write them: the user's braces around a lone expression must not
+// turn into `unused_braces` where the expansion places the block (its tail, a `let`, a closure).
+#[rustfmt::skip]
+#[traced]
+fn one_line(a: u64, b: u64) -> u64 { a.wrapping_add(b) }
+
+#[rustfmt::skip]
+#[traced(tags(n = a))]
+fn one_line_result(a: u64) -> Result<u64, String> { if a > 0 { Ok(a) } else { Err(String::from("zero")) } }
+
+#[rustfmt::skip]
+#[traced(ret)]
+fn one_line_ret(a: u64) -> u64 { a + 1 }
+
+#[rustfmt::skip]
+#[traced]
+fn one_line_loop(calls: u64) { for i in 0..calls { std::hint::black_box(i); } }
+
+#[rustfmt::skip]
+#[traced]
+#[track_caller]
+fn one_line_track_caller() -> u32 { std::panic::Location::caller().line() }
+
+#[rustfmt::skip]
+#[traced]
+async fn one_line_async(a: u64) -> u64 { std::future::ready(a + 1).await }
+
+#[rustfmt::skip]
+#[traced]
+#[allow(clippy::manual_async_fn)] // the shape under test
+fn one_line_future(a: u64) -> impl Future<Output = u64> { async move { a + 1 } }
+
 fn assert_sync<T: Sync>(value: T) -> T {
     value
 }
@@ -368,5 +400,14 @@ fn run() {
     let unfinished = std::panic::catch_unwind(|| runtime.block_on(AsyncTraitFirst.later()));
     std::panic::set_hook(hook);
     assert!(never.is_err() && unfinished.is_err());
+    let _ = one_line(1, 2);
+    let _ = one_line_result(1);
+    let _ = one_line_ret(1);
+    one_line_loop(2);
+    let _ = one_line_track_caller();
+    runtime.block_on(async {
+        let _ = one_line_async(1).await;
+        let _ = one_line_future(1).await;
+    });
     let _ = repo.by_value();
 }
