@@ -135,19 +135,30 @@ fn serve(args: &[String]) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let collector = Collector::start(config).await.map_err(|e| e.to_string())?;
-        println!(
+        // Listening for Ctrl-C before the first line: whoever reads it and then interrupts
+        // finds the handler in place, not the default action, which kills the process.
+        let stop = tokio::signal::ctrl_c();
+        tokio::pin!(stop);
+        tokio::select! {
+            biased;
+            stopped = &mut stop => return stopped.map_err(|e| e.to_string()),
+            () = std::future::ready(()) => {}
+        }
+        status(format_args!(
             "traced-collector: agent udp {} (compact) and {} (binary), collector http://{}/api/traces, \
              traces at http://{}/",
             collector.udp_compact_addr(),
             collector.udp_binary_addr(),
             collector.http_addr(),
             collector.query_addr()
-        );
+        ));
         if let Some(otlp) = collector.otlp_http_addr() {
-            println!("traced-collector: OTLP/HTTP http://{otlp}/v1/traces");
+            status(format_args!(
+                "traced-collector: OTLP/HTTP http://{otlp}/v1/traces"
+            ));
         }
         for port in &collector.stats().udp {
-            println!(
+            status(format_args!(
                 "traced-collector: udp {} receive buffer {} bytes asked, {} granted ({}), \
                  queue {} datagrams (a datagram waits {} ms for room)",
                 port.addr,
@@ -160,12 +171,20 @@ fn serve(args: &[String]) -> Result<(), String> {
                 },
                 port.queue_capacity,
                 port.queue_wait.as_millis()
-            );
+            ));
         }
-        tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
-        println!("traced-collector: stopped");
+        stop.await.map_err(|e| e.to_string())?;
+        status(format_args!("traced-collector: stopped"));
         Ok(())
     })
+}
+
+/// Prints one status line of `serve`. A serving collector outlives whoever reads its output:
+/// once they are gone (a closed pipe) the line is lost, not the process. `println!` panics on a
+/// write error, and Rust ignores SIGPIPE, so a closed pipe is a write error.
+fn status(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// GETs `path` from the query API at `addr`: the status code and the body.

@@ -92,3 +92,36 @@ fn show_and_export_a_trace_from_a_running_collector() {
     let unknown = cli().args(["serve", "--colour", "blue"]).output().unwrap();
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown option --colour"));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_serving_collector_outlives_whoever_reads_its_output() {
+    use std::io::BufRead;
+    let mut child = cli()
+        .args([
+            "serve",
+            "--udp-compact",
+            "0",
+            "--udp-binary",
+            "0",
+            "--http",
+            "0",
+        ])
+        .args(["--query", "0", "--otlp-http", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("traced-collector: agent udp"), "{first}");
+    // The reader goes; the collector's next lines, and its last on Ctrl-C, go nowhere.
+    drop(lines);
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: `kill` with a child's pid and a signal number has no memory effects here.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "stopped by Ctrl-C, not by a write to a closed pipe: {status}"
+    );
+}
