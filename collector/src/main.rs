@@ -36,10 +36,7 @@ fn main() -> ExitCode {
         Some("latency") => latency(&args[1..]),
         Some("why") => why(&args[1..]),
         Some("serve") => serve(&args[1..]),
-        Some("-h" | "--help") => {
-            println!("{USAGE}");
-            Ok(())
-        }
+        Some("-h" | "--help") => answer(&format!("{USAGE}\n")),
         _ => serve(&args),
     };
     match result {
@@ -234,8 +231,7 @@ fn show(args: &[String]) -> Result<(), String> {
         None => 120,
     };
     let rows = waterfall::rows_of_json(&json["data"][0]);
-    print!("{}", waterfall::render(args.positional[0], &rows, width));
-    Ok(())
+    answer(&waterfall::render(args.positional[0], &rows, width))
 }
 
 fn export(args: &[String]) -> Result<(), String> {
@@ -247,8 +243,22 @@ fn export(args: &[String]) -> Result<(), String> {
     );
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     std::fs::write(&out, text).map_err(|e| format!("{out}: {e}"))?;
-    println!("{out}");
-    Ok(())
+    answer(&format!("{out}\n"))
+}
+
+/// Writes a one-shot command's answer to stdout. A reader that stopped early (`| head`) took
+/// what it wanted: the closed pipe ends the command quietly, where `print!` panicked with a
+/// backtrace. Any other write error is the command's error.
+fn answer(text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
+    }
 }
 
 /// `name=value&...` for a URL, percent-encoding what is not unreserved (operation names hold
@@ -285,10 +295,7 @@ fn print_analysis(args: &Args<'_>, path: &str, pairs: Vec<(&str, &str)>) -> Resu
     let query = args.get("query").unwrap_or("127.0.0.1:16686");
     let (status, body) = get(query, &format!("{path}?{params}"))?;
     match status {
-        200 => {
-            print!("{body}");
-            Ok(())
-        }
+        200 => answer(&body),
         _ => Err(serde_json::from_str::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v["errors"][0]["msg"].as_str().map(str::to_owned))

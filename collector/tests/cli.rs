@@ -93,6 +93,23 @@ fn show_and_export_a_trace_from_a_running_collector() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown option --colour"));
 }
 
+#[test]
+fn an_answer_into_a_closed_pipe_ends_quietly() {
+    // `traced-collector --help | head -0`: the reader is gone before the first byte. `show`,
+    // `export`, `latency` and `why` answer through the same writer.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = cli()
+        .arg("--help")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert!(stderr.is_empty(), "no panic, no message: {stderr}");
+}
+
 #[cfg(unix)]
 #[test]
 fn a_serving_collector_outlives_whoever_reads_its_output() {
