@@ -2,6 +2,8 @@
 //! its Jaeger JSON file, and mistakes are clear errors.
 
 mod common;
+#[cfg(unix)]
+mod serve;
 
 use std::process::Command;
 
@@ -113,24 +115,7 @@ fn an_answer_into_a_closed_pipe_ends_quietly() {
 #[cfg(unix)]
 #[test]
 fn a_serving_collector_outlives_whoever_reads_its_output() {
-    use std::io::BufRead;
-    let mut child = cli()
-        .args([
-            "serve",
-            "--udp-compact",
-            "0",
-            "--udp-binary",
-            "0",
-            "--http",
-            "0",
-        ])
-        .args(["--query", "0", "--otlp-http", "0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    assert!(first.starts_with("traced-collector: agent udp"), "{first}");
+    let (mut child, lines) = serve::serve("0");
     // The reader goes; the collector's next lines, and its last on Ctrl-C, go nowhere.
     drop(lines);
     let pid = libc::pid_t::try_from(child.id()).unwrap();

@@ -4,6 +4,7 @@
 //! them. `otlp_http: None` binds no such port.
 
 mod agent;
+mod serve;
 
 use serde_json::Value;
 use traced::report::{Batch, OtlpSink, Process, Sink};
@@ -108,24 +109,7 @@ fn no_otlp_port_is_bound_when_it_is_turned_off() {
 /// The second line `traced-collector serve` prints, started with `otlp` as its `--otlp-http`,
 /// and the process (killed when the test is done with it).
 fn serve_second_line(otlp: &str) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_traced-collector"))
-        .args([
-            "serve",
-            "--udp-compact",
-            "0",
-            "--udp-binary",
-            "0",
-            "--http",
-            "0",
-        ])
-        .args(["--query", "0", "--otlp-http", otlp])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    assert!(first.starts_with("traced-collector: agent udp"), "{first}");
+    let (child, mut lines) = serve::serve(otlp);
     (child, lines.next().unwrap().unwrap())
 }
 
