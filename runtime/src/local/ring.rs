@@ -204,8 +204,8 @@ mod tests {
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::sync::Arc;
 
-    /// The ids of the spans `ring` holds now, drained.
-    fn drained(ring: &Ring) -> Vec<u64> {
+    /// The ids of the spans `ring` holds now, drained (the loom models' consumer too).
+    pub(super) fn drained(ring: &Ring) -> Vec<u64> {
         let mut ids = Vec::new();
         // SAFETY: each test has one consumer, the thread calling this.
         unsafe { ring.drain(|span| ids.push(span.span_id().get())) };
@@ -351,17 +351,12 @@ mod tests {
 /// with it, and the assertions a span lost, duplicated or out of order.
 #[cfg(all(test, traced_loom))]
 mod loom_models {
+    use super::tests::drained;
     use super::{Producer, Ring};
     use crate::local::record::test_span as span;
     use ::loom::sync::Mutex;
     use ::loom::thread;
     use std::sync::Arc;
-
-    /// Drains what `ring` holds now, appending the ids to `seen`.
-    fn drain_into(ring: &Ring, seen: &mut Vec<u64>) {
-        // SAFETY: each model has one consumer thread, the one calling this.
-        unsafe { ring.drain(|span| seen.push(span.span_id().get())) };
-    }
 
     #[test]
     fn a_span_pushed_into_a_full_ring_waits_and_each_comes_out_once_in_order() {
@@ -382,7 +377,7 @@ mod loom_models {
             });
             let mut seen = Vec::new();
             while seen.len() < 3 {
-                drain_into(&ring, &mut seen);
+                seen.extend(drained(&ring));
                 thread::yield_now();
             }
             producer.join().unwrap();
@@ -427,7 +422,7 @@ mod loom_models {
                 }
                 for ring in &copy {
                     let exited = ring.is_abandoned();
-                    drain_into(ring, &mut seen);
+                    seen.extend(drained(ring));
                     if exited {
                         assert_eq!(ring.len(), 0, "a span pushed before the thread left");
                         rings.lock().unwrap().retain(|r| !Arc::ptr_eq(r, ring));
