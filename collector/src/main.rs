@@ -176,12 +176,11 @@ fn serve(args: &[String]) -> Result<(), String> {
     })
 }
 
-/// Prints one status line of `serve`. A serving collector outlives whoever reads its output:
-/// once they are gone (a closed pipe) the line is lost, not the process. `println!` panics on a
-/// write error, and Rust ignores SIGPIPE, so a closed pipe is a write error.
+/// Prints one status line of `serve`, through [`answer`]. A serving collector outlives whoever
+/// reads its output: a line it cannot write is lost, not the process (`println!` panics on a
+/// write error, and Rust ignores SIGPIPE, so a closed pipe is a write error).
 fn status(line: std::fmt::Arguments<'_>) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+    let _ = answer(&format!("{line}\n"));
 }
 
 /// GETs `path` from the query API at `addr`: the status code and the body.
