@@ -16,14 +16,21 @@ use crate::local::record::SpanRecord;
 
 struct Current {
     cx: UnsafeCell<Context>,
-    /// The record of the open sampled span, owned by its guard; null when the current span is
-    /// not recorded.
-    span: Cell<*mut SpanRecord>,
+    /// One entry for every scope entered and not yet left, innermost last: the record of its
+    /// sampled span (owned by the span's guard), or null when the scope records nothing. The
+    /// last entry is the open span.
+    ///
+    /// A stack, not one pointer whose previous value each scope keeps to put back: scopes are
+    /// not always left in the order they were entered (a `tracing` span entered inside a traced
+    /// function and left after it returned), and a kept pointer, put back late, pointed at a
+    /// record whose guard was gone. A scope keeps the stack's depth instead, and leaving cuts the
+    /// stack back to it, so an entry never outlives the scope that pushed it.
+    open: UnsafeCell<Vec<*mut SpanRecord>>,
 }
 
 thread_local! {
     static CURRENT: Current = const {
-        Current { cx: UnsafeCell::new(Context::NONE), span: Cell::new(ptr::null_mut()) }
+        Current { cx: UnsafeCell::new(Context::NONE), open: UnsafeCell::new(Vec::new()) }
     };
     /// `starts_spans()` of the context in `CURRENT`, set after every change to it: a
     /// thread-local without a destructor is one load, the test a traced call makes inline,
@@ -99,13 +106,38 @@ pub(crate) fn with_mut<R>(f: impl FnOnce(&mut Context) -> R) -> R {
 /// Runs `f` on the open span of this thread's current scope, if it is recorded.
 pub(crate) fn with_open_span(f: impl FnOnce(&mut SpanRecord)) {
     let _ = CURRENT.try_with(|c| {
-        let span = c.span.get();
-        if !span.is_null() {
-            // SAFETY: a non-null pointer is set only by `Scope::enter`, whose caller keeps the
-            // record alive and otherwise untouched until that scope ends and resets the pointer.
-            f(unsafe { &mut *span });
+        // SAFETY: the stack is reached only here and by scopes (`push`, `cut`), never while
+        // another reference to it is alive; `f` is crate code that enters no scope.
+        let open = unsafe { &*c.open.get() };
+        if let Some(&span) = open.last() {
+            if !span.is_null() {
+                // SAFETY: a non-null entry is pushed only by `Scope::enter`, whose caller keeps
+                // the record alive and otherwise untouched until that scope ends, and a scope
+                // that ends cuts the stack back below its entry.
+                f(unsafe { &mut *span });
+            }
         }
     });
+}
+
+impl Current {
+    /// Pushes a scope's entry; returns the depth the stack is to be cut back to when it ends.
+    #[inline]
+    fn push(&self, span: *mut SpanRecord) -> usize {
+        // SAFETY: see `with_open_span`.
+        let open = unsafe { &mut *self.open.get() };
+        let depth = open.len();
+        open.push(span);
+        depth
+    }
+
+    /// Cuts the stack back to `depth`, dropping the entries of the scope that pushed at that
+    /// depth and of any still above it (scopes left out of order).
+    #[inline]
+    fn cut(&self, depth: usize) {
+        // SAFETY: see `with_open_span`.
+        unsafe { &mut *self.open.get() }.truncate(depth);
+    }
 }
 
 /// An entered scope: while it lives, `cx` is this thread's current context and `span` its open
@@ -113,7 +145,8 @@ pub(crate) fn with_open_span(f: impl FnOnce(&mut SpanRecord)) {
 /// the context it owns.
 pub(crate) struct Scope<'a> {
     cx: *mut Context,
-    prev_span: *mut SpanRecord,
+    /// The open-span stack's depth before this scope's entry.
+    depth: usize,
     /// `STARTS_SPANS` before the scope, put back when it ends (read back from the context just
     /// swapped in, it was a store-to-load stall on every enter and leave).
     prev_starts: bool,
@@ -142,16 +175,13 @@ impl<'a> Scope<'a> {
         let entered = CURRENT.try_with(|c| {
             // SAFETY: the two contexts are distinct (one is thread-local, the other the
             // caller's) and no reference into either is alive during the swap.
-            unsafe { ptr::swap(c.cx.get(), cx) };
-            (
-                c.span.replace(span),
-                STARTS_SPANS.with(|s| s.replace(starts)),
-            )
+            unsafe { ptr::swap_nonoverlapping(c.cx.get(), cx, 1) };
+            (c.push(span), STARTS_SPANS.with(|s| s.replace(starts)))
         });
         match entered {
-            Ok((prev_span, prev_starts)) => Scope {
+            Ok((depth, prev_starts)) => Scope {
                 cx,
-                prev_span,
+                depth,
                 prev_starts,
                 entered: true,
                 _borrow: PhantomData,
@@ -159,7 +189,7 @@ impl<'a> Scope<'a> {
             // The thread is being torn down: run without a current span rather than panic.
             Err(_) => Scope {
                 cx,
-                prev_span: ptr::null_mut(),
+                depth: 0,
                 prev_starts: true,
                 entered: false,
                 _borrow: PhantomData,
@@ -174,12 +204,12 @@ impl Drop for Scope<'_> {
         if !self.entered {
             return;
         }
-        let (cx, prev_span) = (self.cx, self.prev_span);
+        let (cx, depth) = (self.cx, self.depth);
         let _ = CURRENT.try_with(|c| {
             // SAFETY: as in `enter`.
-            unsafe { ptr::swap(c.cx.get(), cx) };
+            unsafe { ptr::swap_nonoverlapping(c.cx.get(), cx, 1) };
             STARTS_SPANS.with(|s| s.set(self.prev_starts));
-            c.span.set(prev_span);
+            c.cut(depth);
         });
     }
 }
@@ -232,7 +262,8 @@ impl Drop for Entered<'_> {
 #[cfg(feature = "tracing")]
 pub(crate) struct Replaced {
     cx: Context,
-    span: *mut SpanRecord,
+    /// The open-span stack's depth before `replace` pushed its (empty) entry.
+    depth: usize,
     /// `STARTS_SPANS` before, put back by `restore` (as a `Scope` does).
     starts: bool,
 }
@@ -251,12 +282,12 @@ pub(crate) fn replace(cx: &Context) -> Replaced {
             // SAFETY: no reference into the thread's context is alive: only `with`, `with_mut`
             // and scopes reach it, and none of them is running here.
             cx: std::mem::replace(unsafe { &mut *c.cx.get() }, cx.clone()),
-            span: c.span.replace(ptr::null_mut()),
+            depth: c.push(ptr::null_mut()),
             starts: STARTS_SPANS.with(|s| s.replace(cx.starts_spans())),
         })
         .unwrap_or_else(|_| Replaced {
             cx: cx.clone(),
-            span: ptr::null_mut(),
+            depth: 0,
             starts: true,
         })
 }
@@ -269,7 +300,7 @@ pub(crate) fn restore(replaced: &mut Replaced) {
         // SAFETY: as in `replace`.
         unsafe { ptr::swap(c.cx.get(), &mut replaced.cx) };
         STARTS_SPANS.with(|s| s.set(replaced.starts));
-        c.span.set(replaced.span);
+        c.cut(replaced.depth);
     });
 }
 
@@ -277,9 +308,10 @@ pub(crate) fn restore(replaced: &mut Replaced) {
 mod tests {
     use std::cell::UnsafeCell;
 
-    use super::{starts_spans, with, Scope};
+    use super::{starts_spans, with, with_open_span, Scope};
     use crate::context::Context;
     use crate::ids::{SpanId, TraceId};
+    use crate::local::record::test_span;
 
     fn mirrored() -> bool {
         let expected = with(Context::starts_spans);
@@ -310,6 +342,67 @@ mod tests {
             assert!(mirrored(), "left: the sampled span is current again");
         }
         assert!(mirrored());
+    }
+
+    /// The id of the open span's record, if there is one.
+    fn open_span() -> Option<SpanId> {
+        let mut id = None;
+        with_open_span(|record| id = Some(record.span_id()));
+        id
+    }
+
+    #[test]
+    fn a_scope_left_out_of_order_takes_the_open_spans_of_the_scopes_above_it() {
+        let cx = Context::sampled_root(TraceId::new(1, 2), SpanId::new(3), &Context::NONE);
+        let (outer_cx, inner_cx) = (UnsafeCell::new(cx.clone()), UnsafeCell::new(cx));
+        let (mut outer, mut inner) = (test_span(1), test_span(2));
+        // SAFETY: the contexts and records outlive the scopes and are not touched while entered.
+        let outer_scope = unsafe { Scope::enter(outer_cx.get(), &mut outer) };
+        let inner_scope = unsafe { Scope::enter(inner_cx.get(), &mut inner) };
+        assert_eq!(open_span(), Some(SpanId::new(2)));
+        drop(outer_scope);
+        assert_eq!(
+            open_span(),
+            None,
+            "nothing is open once the outer scope is left"
+        );
+        drop(inner_scope);
+        assert_eq!(
+            open_span(),
+            None,
+            "the inner scope, left late, puts back nothing"
+        );
+    }
+
+    /// A `tracing` span entered inside a traced function and left after it returned (a function
+    /// returning `EnteredSpan`): what it put back was a pointer to the function's record, whose
+    /// guard was gone, and `traced::tag` wrote through it.
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn a_replaced_scope_restored_after_the_span_under_it_ended_leaves_no_open_span() {
+        use super::{replace, restore};
+
+        let cx = UnsafeCell::new(Context::sampled_root(
+            TraceId::new(1, 2),
+            SpanId::new(3),
+            &Context::NONE,
+        ));
+        let mut record = test_span(1);
+        // SAFETY: the context and record outlive the scope and are not touched while entered.
+        let function = unsafe { Scope::enter(cx.get(), &mut record) };
+        let mut bridged = replace(&Context::NONE);
+        assert_eq!(
+            open_span(),
+            None,
+            "a bridged span has no record of traced's"
+        );
+        drop(function);
+        restore(&mut bridged);
+        assert_eq!(
+            open_span(),
+            None,
+            "the function's span ended: nothing is open, not its record"
+        );
     }
 
     #[cfg(feature = "tracing")]
