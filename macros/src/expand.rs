@@ -14,8 +14,13 @@ use crate::tags::{StaticLit, TagValue};
 
 /// Everything the expansion of one function needs, worked out from its arguments and signature.
 pub(crate) struct Plan {
-    /// Starts the span: `let mut __traced_span = ...;`, then the computed tags.
+    /// Starts the span of an async body: `let mut __traced_span = SpanGuard::off();`, started in
+    /// place, then the computed tags. The guard moves into the future, which enters it around
+    /// every poll.
     pub(crate) start: TokenStream,
+    /// Starts the span of a sync body and makes it current: a pinned `SyncSpan`, then the
+    /// computed tags (evaluated with the span current).
+    pub(crate) start_sync: TokenStream,
     /// First statements of the body: the explicit context rebound to the span's.
     pub(crate) rebind: TokenStream,
     /// The path of the runtime crate.
@@ -73,7 +78,8 @@ impl Plan {
         }
 
         let callsite = callsite(args, sig, type_name, &krate);
-        let (parent, rebound) = match &params.context {
+        // `#span.as_mut()` for the pinned `SyncSpan`, `#span` for a guard.
+        let starts = |receiver: TokenStream| match &params.context {
             Some(cx) => {
                 let ident = &cx.ident;
                 let at_param = respan(krate.to_token_stream(), ident.span());
@@ -82,21 +88,26 @@ impl Plan {
                 let parent = quote_spanned! {ident.span()=>
                     #at_param::__private::ContextParam::parent(&#ident)
                 };
-                (
-                    quote! {
-                        #span.start_call_under(#callsite, #parent);
-                        let #new_cx = #span.rebind(#parent);
-                    },
-                    true,
-                )
+                quote! {
+                    #receiver.start_call_under(#callsite, #parent);
+                    let #new_cx = #span.rebind(#parent);
+                }
             }
-            None => (quote! { #span.start_call(#callsite); }, false),
+            None => quote! { #receiver.start_call(#callsite); },
         };
+        let rebound = params.context.is_some();
         let recorded = recorded_tags(args, &params, &krate, &span);
         // Made empty, then started in place: the guard is large, and a guard returned by value
         // would be copied on every call.
+        let parent = starts(span.to_token_stream());
         let start = quote! {
             let mut #span = #krate::__private::SpanGuard::off();
+            #parent
+            #recorded
+        };
+        let parent = starts(quote!(#span.as_mut()));
+        let start_sync = quote! {
+            let mut #span = ::core::pin::pin!(#krate::__private::SyncSpan::off());
             #parent
             #recorded
         };
@@ -118,6 +129,7 @@ impl Plan {
         };
         Ok(Plan {
             start,
+            start_sync,
             rebind,
             krate,
             span,

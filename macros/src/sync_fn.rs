@@ -22,7 +22,7 @@ pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Group, track_caller: bool
 /// `run`'s bound), so returns coerce as the user wrote them.
 fn in_closure(plan: &Plan, ty: &BodyType, block: &Group, finish: &TokenStream) -> TokenStream {
     let Plan {
-        start,
+        start_sync: start,
         rebind,
         span,
         result,
@@ -50,16 +50,13 @@ fn in_closure(plan: &Plan, ty: &BodyType, block: &Group, finish: &TokenStream) -
 /// by `return` or `?` leaves the function directly, unrecorded.
 fn inline(plan: &Plan, ty: &BodyType, block: &Group, finish: &TokenStream) -> TokenStream {
     let Plan {
-        start,
+        start_sync: start,
         rebind,
-        span,
         result,
         ..
     } = plan;
-    let entered = syn::Ident::new("__traced_entered", proc_macro2::Span::mixed_site());
     let prelude = quote! {
         #start
-        let #entered = #span.enter();
         #rebind
     };
     if finish.is_empty() {

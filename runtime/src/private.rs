@@ -12,10 +12,10 @@ use std::fmt;
 
 use crate::context::Context;
 use crate::local::current;
-pub use crate::local::current::Entered;
 pub use crate::local::guard::{Callsite, SpanGuard};
 pub use crate::local::instrument::Instrumented;
 use crate::local::queue;
+pub use crate::local::sync_span::SyncSpan;
 use crate::tag::{IntoTagValue, TagValue};
 pub use crate::tag::{StaticTag, StaticValue};
 
@@ -106,21 +106,6 @@ impl SpanGuard {
         } else {
             original.clone()
         }
-    }
-
-    /// Makes this span current until the returned value is dropped: a sync body written inline
-    /// (`#[track_caller]`, or a body whose value is not recorded).
-    #[inline]
-    pub fn enter(&self) -> Entered<'_> {
-        Entered::enter(self)
-    }
-
-    /// Runs a sync body with this span current. The closure gives `return` and `?` a target
-    /// before the function returns, so the result can be recorded.
-    #[inline]
-    pub fn run<R, F: FnOnce() -> R>(&self, body: F) -> R {
-        let _entered = self.enter();
-        body()
     }
 
     /// Wraps an async body, to be polled with this span current.

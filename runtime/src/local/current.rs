@@ -140,17 +140,92 @@ impl Current {
     }
 }
 
+/// What entering a scope replaced, put back when it is left: the depth of the open-span stack
+/// before the scope's entry, and `STARTS_SPANS` (read back from the context just swapped in, it
+/// was a store-to-load stall on every enter and leave).
+#[derive(Clone, Copy)]
+pub(crate) struct Entry {
+    depth: usize,
+    prev_starts: bool,
+}
+
+/// Makes `*cx` this thread's current context, by swapping it into the thread-local (the
+/// previous context waits in `*cx`), and `span` (when not null) the open span. `None` when the
+/// thread-local is torn down: nothing is entered then.
+///
+/// # Safety
+/// `cx` and a non-null `span` must stay valid, unmoved and otherwise unaccessed until [`leave`]
+/// with the returned entry.
+#[inline(always)]
+pub(crate) unsafe fn enter(cx: *mut Context, span: *mut SpanRecord) -> Option<Entry> {
+    // SAFETY: the caller's promise is `enter_in`'s.
+    CURRENT.try_with(|c| unsafe { enter_in(c, cx, span) }).ok()
+}
+
+/// `enter`, with the thread-local at hand.
+///
+/// # Safety
+/// As for [`enter`].
+#[inline(always)]
+unsafe fn enter_in(c: &Current, cx: *mut Context, span: *mut SpanRecord) -> Entry {
+    // SAFETY: the caller's context is valid (see `enter`), and read before the swap.
+    let starts = unsafe { (*cx).starts_spans() };
+    // SAFETY: the two contexts are distinct (one is thread-local, the other the caller's) and
+    // no reference into either is alive during the swap.
+    unsafe { ptr::swap_nonoverlapping(c.cx.get(), cx, 1) };
+    Entry {
+        depth: c.push(span),
+        prev_starts: STARTS_SPANS.with(|s| s.replace(starts)),
+    }
+}
+
+/// Leaves what [`enter`] entered: the context comes back to `*cx`, and what was current before
+/// is current again.
+///
+/// # Safety
+/// `cx` is the pointer `entry` was entered with, still valid.
+#[inline(always)]
+pub(crate) unsafe fn leave(cx: *mut Context, entry: Entry) {
+    let _ = CURRENT.try_with(|c| {
+        // SAFETY: as in `enter_in`.
+        unsafe { ptr::swap_nonoverlapping(c.cx.get(), cx, 1) };
+        STARTS_SPANS.with(|s| s.set(entry.prev_starts));
+        c.cut(entry.depth);
+    });
+}
+
+/// Runs `start` with the current context (the new span's parent), and enters the context (and
+/// record) it returns, reaching the thread-local once for both: a sync call's start, which
+/// begins its span and makes it current in one call out of line.
+///
+/// # Safety
+/// What `start` returns must be valid as [`enter`] requires, until [`leave`] with the entry.
+#[inline(always)]
+pub(crate) unsafe fn start_and_enter(
+    start: impl FnOnce(&Context) -> Option<(*mut Context, *mut SpanRecord)>,
+) -> Option<Entry> {
+    /// The parent once this thread's thread-local is torn down: none.
+    static NONE: Context = Context::NONE;
+    // A pointer out of `try_with`, so that `start` (most of a sampled call's start, inlined
+    // here) has one call site: called in both arms of a `match`, it was not inlined.
+    let current = CURRENT.try_with(ptr::from_ref).ok();
+    // SAFETY: the thread-local lives until the thread ends, past this call.
+    let current = current.map(|c| unsafe { &*c });
+    // SAFETY: as in `with`, no other reference into the context is alive: `start` is crate code
+    // that neither enters nor leaves a scope, and the reference ends before the swap.
+    let parent = current.map_or(&NONE, |c| unsafe { &*c.cx.get() });
+    let (cx, span) = start(parent)?;
+    // SAFETY: the caller vouches for what `start` returned.
+    current.map(|c| unsafe { enter_in(c, cx, span) })
+}
+
 /// An entered scope: while it lives, `cx` is this thread's current context and `span` its open
 /// span. Dropping it puts back what was there before, including any baggage the scope added to
 /// the context it owns.
 pub(crate) struct Scope<'a> {
     cx: *mut Context,
-    /// The open-span stack's depth before this scope's entry.
-    depth: usize,
-    /// `STARTS_SPANS` before the scope, put back when it ends (read back from the context just
-    /// swapped in, it was a store-to-load stall on every enter and leave).
-    prev_starts: bool,
-    entered: bool,
+    /// `None` when the thread-local was torn down and nothing was entered.
+    entry: Option<Entry>,
     _borrow: PhantomData<&'a mut Context>,
 }
 
@@ -170,30 +245,11 @@ impl<'a> Scope<'a> {
     /// `cx` and a non-null `span` must stay valid, unmoved and otherwise unaccessed for `'a`.
     #[inline]
     pub(crate) unsafe fn enter(cx: *mut Context, span: *mut SpanRecord) -> Self {
-        // SAFETY: the caller's context is valid (see above), and read before the swap.
-        let starts = unsafe { (*cx).starts_spans() };
-        let entered = CURRENT.try_with(|c| {
-            // SAFETY: the two contexts are distinct (one is thread-local, the other the
-            // caller's) and no reference into either is alive during the swap.
-            unsafe { ptr::swap_nonoverlapping(c.cx.get(), cx, 1) };
-            (c.push(span), STARTS_SPANS.with(|s| s.replace(starts)))
-        });
-        match entered {
-            Ok((depth, prev_starts)) => Scope {
-                cx,
-                depth,
-                prev_starts,
-                entered: true,
-                _borrow: PhantomData,
-            },
-            // The thread is being torn down: run without a current span rather than panic.
-            Err(_) => Scope {
-                cx,
-                depth: 0,
-                prev_starts: true,
-                entered: false,
-                _borrow: PhantomData,
-            },
+        Scope {
+            cx,
+            // SAFETY: the caller keeps both valid for `'a`, and the scope leaves within it.
+            entry: unsafe { enter(cx, span) },
+            _borrow: PhantomData,
         }
     }
 }
@@ -201,25 +257,18 @@ impl<'a> Scope<'a> {
 impl Drop for Scope<'_> {
     #[inline]
     fn drop(&mut self) {
-        if !self.entered {
-            return;
+        if let Some(entry) = self.entry {
+            // SAFETY: entered with `self.cx`, valid for the scope's life.
+            unsafe { leave(self.cx, entry) };
         }
-        let (cx, depth) = (self.cx, self.depth);
-        let _ = CURRENT.try_with(|c| {
-            // SAFETY: as in `enter`.
-            unsafe { ptr::swap_nonoverlapping(c.cx.get(), cx, 1) };
-            STARTS_SPANS.with(|s| s.set(self.prev_starts));
-            c.cut(depth);
-        });
     }
 }
 
-/// A scope entered and left out of line, for code compiled into every traced function (a sync
-/// body, an async body's poll): there each is one call behind a byte test, where a `Scope`
-/// would inline the thread-local's access twice.
+/// A scope entered and left out of line, for an async body's poll, compiled at every traced
+/// `async fn`: there each is one call behind a byte test, where a `Scope` would inline the
+/// thread-local's access twice. (A sync body's span enters itself: `crate::local::sync_span`.)
 #[must_use]
-#[allow(missing_debug_implementations)] // generated code only binds it
-pub struct Entered<'a>(ManuallyDrop<Option<Scope<'a>>>);
+pub(crate) struct Entered<'a>(ManuallyDrop<Option<Scope<'a>>>);
 
 impl<'a> Entered<'a> {
     /// Enters the scope of `span`'s context, if it has one.
@@ -358,6 +407,7 @@ mod tests {
         let (mut outer, mut inner) = (test_span(1), test_span(2));
         // SAFETY: the contexts and records outlive the scopes and are not touched while entered.
         let outer_scope = unsafe { Scope::enter(outer_cx.get(), &mut outer) };
+        // SAFETY: as above.
         let inner_scope = unsafe { Scope::enter(inner_cx.get(), &mut inner) };
         assert_eq!(open_span(), Some(SpanId::new(2)));
         drop(outer_scope);

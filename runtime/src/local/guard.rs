@@ -142,6 +142,19 @@ impl SpanGuard {
         parent: &Context,
         explicit: bool,
     ) {
+        self.begin_inline(tracer, callsite, parent, explicit);
+    }
+
+    /// `begin`, inlined into [`crate::local::sync_span`]'s start, which enters the span in the
+    /// same call.
+    #[inline(always)]
+    pub(crate) fn begin_inline(
+        &mut self,
+        tracer: &'static Tracer,
+        callsite: &'static Callsite,
+        parent: &Context,
+        explicit: bool,
+    ) {
         if parent.is_pending() {
             // An unsampled root made elsewhere (a caller that said "do not sample"): followed,
             // not re-sampled. Only explicit parents get here; an ambient one stops at
@@ -309,6 +322,28 @@ impl SpanGuard {
         self.with_record(|r| r.set_error(kind, message));
     }
 
+    /// The context to make current for this span, and its record when sampled (else null);
+    /// `None` without a span.
+    #[inline(always)]
+    pub(crate) fn scope(&mut self) -> Option<(*mut Context, *mut SpanRecord)> {
+        if !self.enters_scope() {
+            return None;
+        }
+        let record = if self.is_sampled() {
+            self.record.get_mut().as_mut_ptr()
+        } else {
+            ptr::null_mut()
+        };
+        Some((self.cx.get_mut().as_mut_ptr(), record))
+    }
+
+    /// Runs `body` with this span current (the HTTP integrations' calls of the inner service).
+    #[cfg(feature = "http")]
+    pub(crate) fn run<R>(&self, body: impl FnOnce() -> R) -> R {
+        let _scope = self.enter_if_any();
+        body()
+    }
+
     /// Enters this span's scope until the returned value is dropped (for `poll`).
     #[inline]
     pub(crate) fn enter_if_any(&self) -> Option<Scope<'_>> {
@@ -331,6 +366,16 @@ impl SpanGuard {
     /// Finishes the span: the record goes to the tracer's queue.
     #[inline(never)]
     fn close(&mut self) {
+        self.close_inline();
+    }
+
+    /// `close`, inlined into [`crate::local::sync_span`]'s end, which leaves the span's scope in
+    /// the same call. Does nothing without a span.
+    #[inline(always)]
+    pub(crate) fn close_inline(&mut self) {
+        if self.kind == Kind::Off {
+            return;
+        }
         if self.kind == Kind::Record {
             let end = fastant::Instant::now();
             // Dropped by an unwinding panic that started inside this span: it failed.

@@ -3,8 +3,9 @@
 //!
 //! A call starts a [`guard::SpanGuard`] (parent from the [`current`] slot or an explicit
 //! context, sampling decided only for roots, ids from [`crate::ids`]), builds its
-//! [`record::SpanRecord`] in place when sampled, makes itself current around the body (a
-//! future wrapper, [`instrument`], does so around every poll), and when dropped moves the
+//! [`record::SpanRecord`] in place when sampled, makes itself current around the body (a sync
+//! call's [`sync_span::SyncSpan`] in the same call that starts it; a future wrapper,
+//! [`instrument`], around every poll), and when dropped moves the
 //! record into its thread's [`queue`] (a [`ring`] the reporter drains). A panic that unwinds
 //! through the guard is recorded on the way ([`panics`]).
 //!
@@ -20,3 +21,4 @@ pub(crate) mod queue;
 pub(crate) mod record;
 pub(crate) mod ring;
 pub(crate) mod sync;
+pub(crate) mod sync_span;
