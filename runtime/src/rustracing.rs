@@ -194,6 +194,7 @@ pub fn report(span: &FinishedSpan) -> bool {
         // At least 1: 0 asks the reporter to work it out from `start`.
         wall_start: wall_start.max(1),
         flags: state.flags(),
+        inline_len: 0,
         inline_tags: NO_INLINE_TAGS,
     };
     let more = record.more();

@@ -223,6 +223,7 @@ impl SpanGuard {
             end: fastant::Instant::ZERO,
             wall_start: 0,
             flags: cx.flags,
+            inline_len: 0,
             inline_tags: NO_INLINE_TAGS,
         });
         let cx = self.cx.get_mut().write(cx);
@@ -385,7 +386,7 @@ impl SpanGuard {
             // SAFETY: initialised when `kind` is `Record`.
             let tracer = unsafe { self.tracer.assume_init() };
             let slot = self.record.get_mut();
-            tracer.submit_with(|| {
+            tracer.submit_with(|to| {
                 // SAFETY: initialised when `kind` is `Record`, and read out once: `kind`
                 // becomes `Off` below, before anything else can look at the guard.
                 let r = unsafe { slot.assume_init_mut() };
@@ -395,9 +396,7 @@ impl SpanGuard {
                 // SAFETY: the fields that own something are read out once, as the whole record
                 // would be.
                 let more = unsafe { ptr::read(&r.more) };
-                // SAFETY: as for `more`.
-                let inline_tags = unsafe { ptr::read(&r.inline_tags) };
-                SpanRecord {
+                let to = to.write(SpanRecord {
                     callsite: r.callsite,
                     more,
                     trace_id: r.trace_id,
@@ -408,7 +407,15 @@ impl SpanGuard {
                     end,
                     wall_start: r.wall_start,
                     flags: r.flags,
-                    inline_tags,
+                    inline_len: r.inline_len,
+                    // Nothing written: the tags in use are copied below, one by one.
+                    inline_tags: NO_INLINE_TAGS,
+                });
+                let used = usize::from(r.inline_len);
+                for (to, from) in to.inline_tags.iter_mut().zip(&r.inline_tags[..used]) {
+                    // SAFETY: the first `inline_len` are initialised, and read out once, as
+                    // `more` is.
+                    to.write(unsafe { from.assume_init_read() });
                 }
             });
         }

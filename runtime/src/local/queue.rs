@@ -3,13 +3,14 @@
 //! reporter thread. The cold half (install, flush, shutdown, draining) is `crate::tracer`.
 
 use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 
 use crate::local::counters::Counters;
-use crate::local::record::SpanRecord;
+use crate::local::record::{written, SpanRecord};
 use crate::local::ring::{Producer, Ring};
 use crate::local::sync;
 use crate::sampler::Sampler;
@@ -156,45 +157,50 @@ impl Tracer {
     /// Hands a finished span to the reporter thread (see [`Tracer::submit_with`]).
     #[cfg(any(test, feature = "rustracing"))]
     pub(crate) fn submit(&self, span: SpanRecord) {
-        self.submit_with(|| span);
+        self.submit_with(|slot| {
+            slot.write(span);
+        });
     }
 
-    /// Hands the finished span `take` gives to the reporter thread. Never blocks: when this
-    /// thread's ring is full the span is dropped and counted. `take` is called once, where the
-    /// span is to go: a guard's record is read out of the guard straight into the ring's slot.
-    /// Before, the record went guard -> stack -> `submit`'s argument -> slot, three copies where
-    /// one will do, each re-reading what had just been written.
+    /// Hands the finished span `write` writes to the reporter thread. Never blocks: when this
+    /// thread's ring is full the span is dropped and counted. `write` is called once, on the
+    /// place the span is to go, and writes the whole span there: a guard's record is written
+    /// out of the guard straight into the ring's slot. Before, the record went guard -> stack ->
+    /// `submit`'s argument -> slot, three copies where one will do, each re-reading what had
+    /// just been written.
     #[inline]
-    pub(crate) fn submit_with(&self, take: impl FnOnce() -> SpanRecord) {
+    pub(crate) fn submit_with(&self, write: impl FnOnce(&mut MaybeUninit<SpanRecord>)) {
         if self.closed.load(Ordering::Relaxed) {
             self.counters.dropped.add(1);
-            drop(take());
+            drop(written(write));
             return;
         }
-        let mut take = Some(take);
+        let mut write = Some(write);
         let _ = LOCAL.try_with(|local| {
             // SAFETY: see `LOCAL`: no other reference to it is alive.
             let local = unsafe { &mut *local.get() };
-            let take = take.take().expect("taken once");
+            let write = write.take().expect("taken once");
             match local {
-                Some(local) if ptr::eq(local.tracer, self) => self.push_with(local, take),
-                _ => self.register(local, take()),
+                Some(local) if ptr::eq(local.tracer, self) => self.push_with(local, write),
+                _ => self.register(local, written(write)),
             }
         });
-        if let Some(take) = take {
-            self.orphan(take());
+        if let Some(write) = write {
+            self.orphan(written(write));
         }
     }
 
     #[inline]
     fn push(&self, local: &mut Local, span: SpanRecord) {
-        self.push_with(local, || span);
+        self.push_with(local, |slot| {
+            slot.write(span);
+        });
     }
 
     #[inline]
-    fn push_with(&self, local: &mut Local, take: impl FnOnce() -> SpanRecord) {
-        if let Err(take) = local.producer.push_with(take) {
-            let span = take();
+    fn push_with(&self, local: &mut Local, write: impl FnOnce(&mut MaybeUninit<SpanRecord>)) {
+        if let Err(write) = local.producer.push_with(write) {
+            let span = written(write);
             let capacity = local.producer.capacity();
             if capacity < self.ring_size {
                 // The reporter is late: room rather than a lost span.

@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::mem::MaybeUninit;
+use std::ptr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::ids::{SpanId, TraceId};
@@ -75,7 +77,11 @@ impl fmt::Debug for Log {
 /// is built in place in the span guard and copied once, into the ring's slot, when it finishes
 /// (see `SpanGuard::close`), so its size is one copy, not the several moves that once kept it
 /// at 88.
-#[derive(Clone)]
+///
+/// In declaration order (`repr(C)`), the places for tags last: a record without run-time tags
+/// never writes them, neither when it is built nor when it is copied into the ring, so its slot's
+/// third cache line is left alone (see [`SpanRecord::inline_tags`]).
+#[repr(C)]
 pub struct SpanRecord {
     /// Name, tags and reference kind fixed at the call site.
     pub(crate) callsite: &'static Callsite,
@@ -95,10 +101,16 @@ pub struct SpanRecord {
     /// with it).
     pub(crate) wall_start: u64,
     pub(crate) flags: u8,
+    /// How many of `inline_tags` are set: those before it are initialised, the rest are not.
+    pub(crate) inline_len: u8,
     /// The first run-time tags with static keys, in the order set, before those in `more`;
     /// filled from the front. A tag goes here only while `more` holds none, so that the order
     /// they were set in is this one's then `more`'s.
-    pub(crate) inline_tags: [Option<InlineTag>; INLINE_TAGS],
+    ///
+    /// Uninitialised past `inline_len`, rather than `None`s: writing two `None`s was a store of
+    /// all 80 bytes (a constant, on every sampled call), and copying the record into the ring's
+    /// slot copied them too, touching a third cache line of the slot per span.
+    pub(crate) inline_tags: [MaybeUninit<InlineTag>; INLINE_TAGS],
 }
 
 /// Run-time tags a record holds without allocating: a `#[traced]` function with a computed tag
@@ -106,8 +118,50 @@ pub struct SpanRecord {
 /// sampled record, tags or not.
 pub(crate) const INLINE_TAGS: usize = 2;
 
-/// A record's `inline_tags` before any is set.
-pub(crate) const NO_INLINE_TAGS: [Option<InlineTag>; INLINE_TAGS] = [const { None }; INLINE_TAGS];
+/// A record's `inline_tags` before any is set: nothing written (`inline_len` is 0).
+pub(crate) const NO_INLINE_TAGS: [MaybeUninit<InlineTag>; INLINE_TAGS] =
+    [const { MaybeUninit::uninit() }; INLINE_TAGS];
+
+impl Drop for SpanRecord {
+    fn drop(&mut self) {
+        for tag in &mut self.inline_tags[..usize::from(self.inline_len)] {
+            // SAFETY: the first `inline_len` are initialised, and dropped once, here.
+            unsafe { tag.assume_init_drop() };
+        }
+    }
+}
+
+impl Clone for SpanRecord {
+    fn clone(&self) -> Self {
+        let mut inline_tags = NO_INLINE_TAGS;
+        for (to, from) in inline_tags.iter_mut().zip(self.inline_tags()) {
+            to.write(from.clone());
+        }
+        SpanRecord {
+            callsite: self.callsite,
+            more: self.more.clone(),
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            parent_id: self.parent_id,
+            sampler_tags: self.sampler_tags,
+            start: self.start,
+            end: self.end,
+            wall_start: self.wall_start,
+            flags: self.flags,
+            inline_len: self.inline_len,
+            inline_tags,
+        }
+    }
+}
+
+/// The span `write` writes whole, as a value: for the paths where a span does not go into a
+/// ring's slot (the ring is full, or gone).
+pub(crate) fn written(write: impl FnOnce(&mut MaybeUninit<SpanRecord>)) -> SpanRecord {
+    let mut record = MaybeUninit::uninit();
+    write(&mut record);
+    // SAFETY: a writer writes every field (see `SpanGuard::close`, `Tracer::submit_with`).
+    unsafe { record.assume_init() }
+}
 
 /// The parts of a span that are set at run time.
 #[derive(Clone, Default)]
@@ -180,9 +234,8 @@ impl SpanRecord {
             .chain(sampler)
             .map(|t| (t.key, t.value.to_tag_value()));
         let inline = self
-            .inline_tags
+            .inline_tags()
             .iter()
-            .flatten()
             .map(|t| (t.name(), t.value().to_tag_value()));
         let more = self
             .more
@@ -194,11 +247,7 @@ impl SpanRecord {
 
     /// The tags set at run time, in the order they were set, borrowed (for the encoders).
     pub(crate) fn run_time_tags(&self) -> impl Iterator<Item = (&str, TagRef<'_>)> + '_ {
-        let inline = self
-            .inline_tags
-            .iter()
-            .flatten()
-            .map(|t| (t.name(), t.value()));
+        let inline = self.inline_tags().iter().map(|t| (t.name(), t.value()));
         let more = self
             .more
             .iter()
@@ -209,8 +258,7 @@ impl SpanRecord {
 
     /// How many tags [`SpanRecord::run_time_tags`] gives.
     pub(crate) fn run_time_tag_count(&self) -> usize {
-        let inline = self.inline_tags.iter().flatten().count();
-        inline + self.more.as_deref().map_or(0, |m| m.tags.len())
+        self.inline_tags().len() + self.more.as_deref().map_or(0, |m| m.tags.len())
     }
 
     /// The value of tag `key` (the last one set, if it was set twice).
@@ -232,6 +280,13 @@ impl SpanRecord {
         self.more.as_deref()?.trace_state.as_deref()
     }
 
+    /// The run-time tags held in place, in the order set.
+    pub(crate) fn inline_tags(&self) -> &[InlineTag] {
+        let set = &self.inline_tags[..usize::from(self.inline_len)];
+        // SAFETY: the first `inline_len` are initialised; `MaybeUninit<T>` has `T`'s layout.
+        unsafe { &*(ptr::from_ref(set) as *const [InlineTag]) }
+    }
+
     pub(crate) fn more(&mut self) -> &mut More {
         self.more.get_or_insert_with(Box::default)
     }
@@ -239,8 +294,8 @@ impl SpanRecord {
     pub(crate) fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: TagValue) {
         match key.into() {
             Cow::Borrowed(key) => {
-                if let Some(slot) = self.free_inline_slot() {
-                    *slot = Some(InlineTag::new(key, value));
+                if self.has_inline_room() {
+                    self.push_inline(InlineTag::new(key, value));
                     return;
                 }
                 self.more().tags.push(Tag::new(key, value));
@@ -260,21 +315,25 @@ impl SpanRecord {
     #[inline]
     pub(crate) fn set_text_tag(&mut self, key: &'static str, text: Cow<'_, str>) {
         if let Some(short) = ShortStr::new(&text) {
-            if let Some(slot) = self.free_inline_slot() {
-                *slot = Some(InlineTag::short(key, short));
+            if self.has_inline_room() {
+                self.push_inline(InlineTag::short(key, short));
                 return;
             }
         }
         self.set_tag(key, TagValue::String(Cow::Owned(text.into_owned())));
     }
 
-    /// The first free place for a run-time tag in the record itself, unless a tag went to
+    /// `true` when a run-time tag can go in the record itself: there is room, and no tag went to
     /// `more` already (a later one must follow it there, to keep the order).
-    fn free_inline_slot(&mut self) -> Option<&mut Option<InlineTag>> {
-        if self.more.as_deref().is_some_and(|m| !m.tags.is_empty()) {
-            return None;
-        }
-        self.inline_tags.iter_mut().find(|t| t.is_none())
+    fn has_inline_room(&self) -> bool {
+        usize::from(self.inline_len) < INLINE_TAGS
+            && !self.more.as_deref().is_some_and(|m| !m.tags.is_empty())
+    }
+
+    /// Appends `tag` to the tags held in place; there must be room.
+    fn push_inline(&mut self, tag: InlineTag) {
+        self.inline_tags[usize::from(self.inline_len)].write(tag);
+        self.inline_len += 1;
     }
 
     pub(crate) fn push_log(&mut self, log: Log) {
@@ -312,6 +371,10 @@ impl fmt::Debug for SpanRecord {
 // Copied once on every sampled call (see the type's doc): a field that grows it costs that copy.
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<SpanRecord>() <= 168);
+// The places for tags begin after the first 88 bytes: on the slot's second and third cache lines,
+// so that a record without run-time tags (never writing them) touches only the first two.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::offset_of!(SpanRecord, inline_tags) == 88);
 
 /// A bare span with id `id`, for tests of the machinery spans pass through.
 #[cfg(test)]
@@ -332,6 +395,7 @@ pub(crate) fn test_span(id: u64) -> SpanRecord {
         end: fastant::Instant::ZERO,
         wall_start: 0,
         flags: 1,
+        inline_len: 0,
         inline_tags: NO_INLINE_TAGS,
     }
 }
@@ -377,7 +441,7 @@ mod tests {
         record.set_tag(String::from("made"), TagValue::Integer(1));
         record.set_tag("fixed", TagValue::Integer(2));
         assert_eq!(keys(&record), ["made", "fixed"]);
-        assert!(record.inline_tags.iter().all(Option::is_none));
+        assert!(record.inline_tags().is_empty());
     }
 
     #[cfg(feature = "tracing")]
@@ -396,7 +460,7 @@ mod tests {
                 ("third", TagValue::from("x")),
             ]
         );
-        let short = record.inline_tags[0].as_ref().map(InlineTag::value);
+        let short = record.inline_tags().first().map(InlineTag::value);
         assert_eq!(short, Some(TagRef::Str("fifteen bytes!!")));
     }
 }

@@ -9,7 +9,7 @@
 
 use std::mem::MaybeUninit;
 
-use crate::local::record::SpanRecord;
+use crate::local::record::{written, SpanRecord};
 use crate::local::sync::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 
 /// Keeps the two indices on separate cache lines (two lines: adjacent-line prefetchers pair
@@ -156,18 +156,24 @@ impl Producer {
     // Given back by value to be retried or dropped: a box would be an allocation per span.
     #[allow(clippy::result_large_err)]
     pub(crate) fn push(&mut self, span: SpanRecord) -> Result<(), SpanRecord> {
-        self.push_with(|| span).map_err(|take| take())
+        self.push_with(|slot| {
+            slot.write(span);
+        })
+        .map_err(written)
     }
 
-    /// Appends the span `take` gives, written straight into the ring's slot (a span guard's
-    /// record is copied once, from the guard to the slot); gives `take` back, uncalled, when
-    /// the ring is full.
+    /// Appends the span `write` writes, whole, straight into the ring's slot (a span guard's
+    /// record is copied once, from the guard to the slot, and only the parts it uses); gives
+    /// `write` back, uncalled, when the ring is full.
     #[inline]
-    pub(crate) fn push_with<F: FnOnce() -> SpanRecord>(&mut self, take: F) -> Result<(), F> {
+    pub(crate) fn push_with<F: FnOnce(&mut MaybeUninit<SpanRecord>)>(
+        &mut self,
+        write: F,
+    ) -> Result<(), F> {
         if self.tail.wrapping_sub(self.head) >= self.ring.capacity() {
             self.head = self.ring.head.0.load(Ordering::Acquire);
             if self.tail.wrapping_sub(self.head) >= self.ring.capacity() {
-                return Err(take);
+                return Err(write);
             }
         }
         self.ring.slots[self.tail & self.ring.mask]
@@ -176,7 +182,7 @@ impl Producer {
                 // SAFETY: the slot at `tail` is outside `head..tail`, so the consumer is done with
                 // it (its release store of `head` ordered its read before our acquire load above)
                 // and will not read it until the store below publishes it.
-                unsafe { (*slot).write(take()) }
+                write(unsafe { &mut *slot });
             });
         self.tail = self.tail.wrapping_add(1);
         self.ring.tail.0.store(self.tail, Ordering::Release);
