@@ -80,7 +80,7 @@ impl fmt::Debug for Log {
 ///
 /// In declaration order (`repr(C)`), the places for tags last: a record without run-time tags
 /// never writes them, neither when it is built nor when it is copied into the ring, so its slot's
-/// third cache line is left alone (see [`SpanRecord::inline_tags`]).
+/// third cache line is left alone (see the `inline_tags` field).
 #[repr(C)]
 pub struct SpanRecord {
     /// Name, tags and reference kind fixed at the call site.
