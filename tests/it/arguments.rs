@@ -72,6 +72,30 @@ fn computed_tags_are_evaluated_only_when_sampled() {
     );
 }
 
+#[traced]
+fn look_up_owner(id: u32) -> String {
+    format!("owner-{id}")
+}
+
+#[traced(tags(owner = look_up_owner(id)))]
+fn load_with_owner(id: u32) -> u32 {
+    id
+}
+
+#[test]
+fn a_traced_call_in_a_sync_functions_tag_is_a_child_of_the_span_it_tags() {
+    let capture = Capture::install();
+    assert_eq!(load_with_owner(7), 7);
+    let tagged = capture.span("load_with_owner");
+    let looked_up = capture.span("look_up_owner");
+    assert_eq!(tagged.tag("owner"), Some(TagValue::from("owner-7")));
+    assert_eq!(
+        (looked_up.trace_id(), looked_up.parent_id()),
+        (tagged.trace_id(), Some(tagged.span_id())),
+        "a sync function's tags are computed with its span current"
+    );
+}
+
 #[traced(tags(name = name))]
 fn tags_borrow_arguments(name: String) -> String {
     name
