@@ -36,12 +36,8 @@ pub(crate) fn in_span(
     attrs: &TokenStream,
     inner: &TokenStream,
 ) -> TokenStream {
-    let Plan {
-        start,
-        span,
-        result,
-        ..
-    } = plan;
+    let Plan { span, result, .. } = plan;
+    let start = plan.start();
     let finish = plan.finish(ty);
     let output = &ty.ty;
     let inner_future = syn::Ident::new("__traced_body", proc_macro2::Span::mixed_site());

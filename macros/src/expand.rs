@@ -14,13 +14,11 @@ use crate::tags::{StaticLit, TagValue};
 
 /// Everything the expansion of one function needs, worked out from its arguments and signature.
 pub(crate) struct Plan {
-    /// Starts the span of an async body: `let mut __traced_span = SpanGuard::off();`, started in
-    /// place, then the computed tags. The guard moves into the future, which enters it around
-    /// every poll.
-    pub(crate) start: TokenStream,
-    /// Starts the span of a sync body and makes it current: a pinned `SyncSpan`, then the
-    /// computed tags (evaluated with the span current).
-    pub(crate) start_sync: TokenStream,
+    /// The method call that starts the span, without its receiver: `start_call(..)` or
+    /// `start_call_under(..)` (see [`Plan::start`] and [`Plan::start_sync`]).
+    start_call: TokenStream,
+    /// What follows the start: the span's context for an explicit parent, the computed tags.
+    after_start: TokenStream,
     /// First statements of the body: the explicit context rebound to the span's.
     pub(crate) rebind: TokenStream,
     /// The path of the runtime crate.
@@ -78,8 +76,7 @@ impl Plan {
         }
 
         let callsite = callsite(args, sig, type_name, &krate);
-        // `#span.as_mut()` for the pinned `SyncSpan`, `#span` for a guard.
-        let starts = |receiver: TokenStream| match &params.context {
+        let (start_call, new_context) = match &params.context {
             Some(cx) => {
                 let ident = &cx.ident;
                 let at_param = respan(krate.to_token_stream(), ident.span());
@@ -88,31 +85,20 @@ impl Plan {
                 let parent = quote_spanned! {ident.span()=>
                     #at_param::__private::ContextParam::parent(&#ident)
                 };
-                quote! {
-                    #receiver.start_call_under(#callsite, #parent);
-                    let #new_cx = #span.rebind(#parent);
-                }
+                (
+                    quote! { start_call_under(#callsite, #parent) },
+                    quote! { let #new_cx = #span.rebind(#parent); },
+                )
             }
-            None => quote! { #receiver.start_call(#callsite); },
+            None => (quote! { start_call(#callsite) }, TokenStream::new()),
         };
-        let rebound = params.context.is_some();
         let recorded = recorded_tags(args, &params, &krate, &span);
-        // Made empty, then started in place: the guard is large, and a guard returned by value
-        // would be copied on every call.
-        let parent = starts(span.to_token_stream());
-        let start = quote! {
-            let mut #span = #krate::__private::SpanGuard::off();
-            #parent
+        let after_start = quote! {
+            #new_context
             #recorded
         };
-        let parent = starts(quote!(#span.as_mut()));
-        let start_sync = quote! {
-            let mut #span = ::core::pin::pin!(#krate::__private::SyncSpan::off());
-            #parent
-            #recorded
-        };
-        let rebind = match (&params.context, rebound) {
-            (Some(cx), true) => {
+        let rebind = match &params.context {
+            Some(cx) => {
                 let ident = &cx.ident;
                 let mutability = cx.mutable.then(|| quote!(mut));
                 // Spanned at the parameter, like its other use: a wrong type is one error there.
@@ -125,11 +111,11 @@ impl Plan {
                     #rebind
                 }
             }
-            _ => TokenStream::new(),
+            None => TokenStream::new(),
         };
         Ok(Plan {
-            start,
-            start_sync,
+            start_call,
+            after_start,
             rebind,
             krate,
             span,
@@ -137,6 +123,41 @@ impl Plan {
             mutable_context: params.context.filter(|cx| cx.mutable).map(|cx| cx.ident),
             ret: args.ret.is_some(),
         })
+    }
+
+    /// Starts the span of an async body: `let mut __traced_span = SpanGuard::off();`, started in
+    /// place (the guard is large, and one returned by value would be copied on every call), then
+    /// the computed tags. The guard moves into the future, which enters it around every poll.
+    pub(crate) fn start(&self) -> TokenStream {
+        let Plan {
+            krate,
+            span,
+            start_call,
+            after_start,
+            ..
+        } = self;
+        quote! {
+            let mut #span = #krate::__private::SpanGuard::off();
+            #span.#start_call;
+            #after_start
+        }
+    }
+
+    /// Starts the span of a sync body and makes it current: a pinned `SyncSpan`, started in
+    /// place, then the computed tags (evaluated with the span current).
+    pub(crate) fn start_sync(&self) -> TokenStream {
+        let Plan {
+            krate,
+            span,
+            start_call,
+            after_start,
+            ..
+        } = self;
+        quote! {
+            let mut #span = ::core::pin::pin!(#krate::__private::SyncSpan::off());
+            #span.as_mut().#start_call;
+            #after_start
+        }
     }
 
     /// Records `Err` results (and `ret`) on the span, reading the result from `self.result`.

@@ -22,12 +22,12 @@ pub(crate) fn body(plan: &Plan, ty: &BodyType, block: &Group, track_caller: bool
 /// `run`'s bound), so returns coerce as the user wrote them.
 fn in_closure(plan: &Plan, ty: &BodyType, block: &Group, finish: &TokenStream) -> TokenStream {
     let Plan {
-        start_sync: start,
         rebind,
         span,
         result,
         ..
     } = plan;
+    let start = plan.start_sync();
     let output = &ty.ty;
     let body = if rebind.is_empty() {
         quote!(#block)
@@ -49,12 +49,8 @@ fn in_closure(plan: &Plan, ty: &BodyType, block: &Group, finish: &TokenStream) -
 /// function (itself, its `FnOnce` shim, `run`). A value left by the tail is recorded; one left
 /// by `return` or `?` leaves the function directly, unrecorded.
 fn inline(plan: &Plan, ty: &BodyType, block: &Group, finish: &TokenStream) -> TokenStream {
-    let Plan {
-        start_sync: start,
-        rebind,
-        result,
-        ..
-    } = plan;
+    let Plan { rebind, result, .. } = plan;
+    let start = plan.start_sync();
     let prelude = quote! {
         #start
         #rebind

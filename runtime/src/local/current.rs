@@ -45,6 +45,10 @@ impl Drop for Current {
     }
 }
 
+/// What is current once this thread's thread-local is torn down (in another thread-local's
+/// destructor): nothing.
+static NONE: Context = Context::NONE;
+
 /// `true` when a call on this thread may start a span: no current span yet (a new root), or a
 /// sampled one. `false` inside an unsampled trace, where a traced call does nothing more.
 #[inline(always)]
@@ -75,9 +79,6 @@ impl Context {
 /// `f` must not enter or leave a scope; every caller is crate code that only reads the context.
 #[inline(always)]
 pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
-    /// What is current once this thread's thread-local is torn down (in another thread-local's
-    /// destructor): nothing.
-    static NONE: Context = Context::NONE;
     let cx = CURRENT
         .try_with(|c| c.cx.get().cast_const())
         .unwrap_or(&NONE);
@@ -204,8 +205,6 @@ pub(crate) unsafe fn leave(cx: *mut Context, entry: Entry) {
 pub(crate) unsafe fn start_and_enter(
     start: impl FnOnce(&Context) -> Option<(*mut Context, *mut SpanRecord)>,
 ) -> Option<Entry> {
-    /// The parent once this thread's thread-local is torn down: none.
-    static NONE: Context = Context::NONE;
     // A pointer out of `try_with`, so that `start` (most of a sampled call's start, inlined
     // here) has one call site: called in both arms of a `match`, it was not inlined.
     let current = CURRENT.try_with(ptr::from_ref).ok();

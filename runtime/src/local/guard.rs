@@ -326,16 +326,16 @@ impl SpanGuard {
     /// The context to make current for this span, and its record when sampled (else null);
     /// `None` without a span.
     #[inline(always)]
-    pub(crate) fn scope(&mut self) -> Option<(*mut Context, *mut SpanRecord)> {
+    pub(crate) fn scope(&self) -> Option<(*mut Context, *mut SpanRecord)> {
         if !self.enters_scope() {
             return None;
         }
         let record = if self.is_sampled() {
-            self.record.get_mut().as_mut_ptr()
+            self.record.get().cast::<SpanRecord>()
         } else {
             ptr::null_mut()
         };
-        Some((self.cx.get_mut().as_mut_ptr(), record))
+        Some((self.cx.get().cast::<Context>(), record))
     }
 
     /// Runs `body` with this span current (the HTTP integrations' calls of the inner service).
@@ -348,20 +348,11 @@ impl SpanGuard {
     /// Enters this span's scope until the returned value is dropped (for `poll`).
     #[inline]
     pub(crate) fn enter_if_any(&self) -> Option<Scope<'_>> {
-        self.enters_scope().then(|| self.enter_scope())
-    }
-
-    #[inline]
-    fn enter_scope(&self) -> Scope<'_> {
-        let record = if self.is_sampled() {
-            self.record.get().cast::<SpanRecord>()
-        } else {
-            ptr::null_mut()
-        };
         // SAFETY: the context (and the record, when sampled) are initialised, and the scope
         // borrows `self`, so they stay in place and are reached only through the scope until it
         // ends.
-        unsafe { Scope::enter(self.cx.get().cast::<Context>(), record) }
+        self.scope()
+            .map(|(cx, record)| unsafe { Scope::enter(cx, record) })
     }
 
     /// Finishes the span: the record goes to the tracer's queue.
