@@ -467,6 +467,104 @@ fn a_span_left_out_of_order_leaves_the_one_still_entered_current() {
     );
 }
 
+/// The parents of the `load_image` calls, in the order they finished.
+fn load_image_parents(capture: &Capture) -> Vec<Option<SpanId>> {
+    capture
+        .spans_named("load_image")
+        .iter()
+        .map(SpanRecord::parent_id)
+        .collect()
+}
+
+#[traced]
+fn open_query() -> tracing::span::EnteredSpan {
+    tracing::info_span!("query").entered()
+}
+
+#[test]
+fn a_span_entered_in_a_traced_function_and_returned_stays_current_until_it_is_left() {
+    let capture = capture();
+    let query = open_query();
+    load_image();
+    drop(query);
+    load_image();
+
+    let query = capture.span("query");
+    assert_child(&query, &capture.span("open_query"));
+    assert_eq!(
+        load_image_parents(&capture),
+        [Some(query.span_id()), None],
+        "under the returned span; once it is left, the function that returned it is not current \
+         again"
+    );
+}
+
+#[traced]
+fn close_query(query: tracing::span::EnteredSpan) {
+    drop(query);
+    load_image();
+}
+
+#[test]
+fn a_span_left_inside_a_traced_function_leaves_the_function_current() {
+    let capture = capture();
+    close_query(tracing::info_span!("query").entered());
+    load_image();
+
+    let close = capture.span("close_query");
+    assert_child(&close, &capture.span("query"));
+    assert_eq!(
+        load_image_parents(&capture),
+        [Some(close.span_id()), None],
+        "under the function; the span left inside it is not current again once it returns"
+    );
+}
+
+/// Pending at its first poll, ready at its second.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+#[traced]
+async fn hold_across_await() {
+    let held = tracing::info_span!("held").entered();
+    YieldOnce(false).await;
+    load_image();
+    drop(held);
+}
+
+#[test]
+fn a_span_held_across_an_await_is_current_only_in_the_poll_it_was_entered_in() {
+    let capture = capture();
+    let mut future = std::pin::pin!(hold_across_await());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(future.as_mut().poll(&mut cx).is_pending());
+    load_image();
+    assert!(future.as_mut().poll(&mut cx).is_ready());
+
+    let function = capture.span("hold_across_await");
+    assert_child(&capture.span("held"), &function);
+    assert_eq!(
+        load_image_parents(&capture),
+        [None, Some(function.span_id())],
+        "between polls, on the thread that polled, nothing is current; in the second poll, the \
+         function's span"
+    );
+}
+
 #[test]
 fn each_of_many_call_sites_names_its_own_spans() {
     let capture = capture();

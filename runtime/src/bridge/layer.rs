@@ -9,7 +9,6 @@ use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::callsites;
-use super::entered;
 use super::fields::{EventLog, SpanFields};
 use super::span::Bridged;
 use crate::context::Context;
@@ -140,12 +139,12 @@ where
         let Some(span) = ctx.span(id) else { return };
         let extensions = span.extensions();
         if let Some(bridged) = extensions.get::<Bridged>() {
-            entered::enter(id, bridged.context());
+            current::enter_bridged(id.into_u64(), bridged.context());
         }
     }
 
     fn on_exit(&self, id: &Id, _ctx: LayerContext<'_, S>) {
-        entered::exit(id);
+        current::exit_bridged(id.into_u64());
     }
 
     // No `on_close`: the registry drops a span's extensions as it closes it, and dropping the

@@ -18,7 +18,6 @@
 //! ```
 
 mod callsites;
-mod entered;
 mod fields;
 mod fmt;
 mod layer;

@@ -15,22 +15,50 @@ use crate::local::guard::SpanGuard;
 use crate::local::record::SpanRecord;
 
 struct Current {
+    /// The context of the innermost scope entered and not yet left (the top frame's), or, with
+    /// no scope entered, the thread's own.
     cx: UnsafeCell<Context>,
-    /// One entry for every scope entered and not yet left, innermost last: the record of its
-    /// sampled span (owned by the span's guard), or null when the scope records nothing. The
-    /// last entry is the open span.
+    /// One frame for every scope entered and not yet left, innermost last (see [`Frame`]).
     ///
-    /// A stack, not one pointer whose previous value each scope keeps to put back: scopes are
-    /// not always left in the order they were entered (a `tracing` span entered inside a traced
-    /// function and left after it returned), and a kept pointer, put back late, pointed at a
-    /// record whose guard was gone. A scope keeps the stack's depth instead, and leaving cuts the
-    /// stack back to it, so an entry never outlives the scope that pushed it.
-    open: UnsafeCell<Vec<*mut SpanRecord>>,
+    /// A stack of frames, each naming where its scope keeps the context it replaced, rather
+    /// than each scope putting back what it replaced on its own: scopes are not always left in
+    /// the order they were entered (a `tracing` span entered inside a traced function and left
+    /// after it returned, or held across an `.await`), and a value put back late was a finished
+    /// span's context, current again for good, or a scope's own context lost to another's.
+    open: UnsafeCell<Vec<Frame>>,
+    /// The `tracing` spans entered on this thread and not yet left (`crate::bridge`).
+    #[cfg(feature = "tracing")]
+    bridged: UnsafeCell<Bridged>,
+}
+
+/// An entered scope, on the thread's stack of them.
+///
+/// While the scope is the innermost, its context is in [`Current::cx`] and `*slot` holds the one
+/// it replaced; under another scope, its own context is in the slot of the frame above. Leaving
+/// swaps the two back. A frame is on the stack only while its scope keeps `slot` (and `span`)
+/// alive: a scope takes its frame off when it is left (a poll, the frames above its own too; see
+/// [`Leaving`]).
+#[derive(Clone, Copy)]
+struct Frame {
+    /// The record of the scope's sampled span (owned by the span's guard), or null when the
+    /// scope records nothing. The top frame's is the open span.
+    span: *mut SpanRecord,
+    /// Where the scope keeps the context it replaced: a span guard's cell, or a box of the
+    /// bridge's. Scopes entered at once keep distinct places, so it names the frame too.
+    slot: *mut Context,
+    /// `STARTS_SPANS` of the context in `slot`, put back with it (read back from the context
+    /// just swapped in, it was a store-to-load stall on every enter and leave).
+    starts: bool,
 }
 
 thread_local! {
     static CURRENT: Current = const {
-        Current { cx: UnsafeCell::new(Context::NONE), open: UnsafeCell::new(Vec::new()) }
+        Current {
+            cx: UnsafeCell::new(Context::NONE),
+            open: UnsafeCell::new(Vec::new()),
+            #[cfg(feature = "tracing")]
+            bridged: UnsafeCell::new(Bridged { entered: Vec::new(), spare: Vec::new() }),
+        }
     };
     /// `starts_spans()` of the context in `CURRENT`, set after every change to it: a
     /// thread-local without a destructor is one load, the test a traced call makes inline,
@@ -57,7 +85,7 @@ pub(crate) fn starts_spans() -> bool {
 }
 
 /// Mirrors the current context into `STARTS_SPANS` after `with_mut` may have changed it (scopes
-/// and `replace` set it from the context they bring in, and put the old value back).
+/// set it from the context they bring in, and put the old value back).
 #[inline]
 fn mirror(current: &Context) {
     STARTS_SPANS.with(|starts| starts.set(current.starts_spans()));
@@ -82,7 +110,7 @@ pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
     let cx = CURRENT
         .try_with(|c| c.cx.get().cast_const())
         .unwrap_or(&NONE);
-    // SAFETY: the context is only mutated by `Scope` and `with_mut`, which never run while a
+    // SAFETY: the context is only mutated by scopes and `with_mut`, which never run while a
     // reference from here is alive: `f` is crate code that does neither.
     f(unsafe { &*cx })
 }
@@ -107,60 +135,142 @@ pub(crate) fn with_mut<R>(f: impl FnOnce(&mut Context) -> R) -> R {
 /// Runs `f` on the open span of this thread's current scope, if it is recorded.
 pub(crate) fn with_open_span(f: impl FnOnce(&mut SpanRecord)) {
     let _ = CURRENT.try_with(|c| {
-        // SAFETY: the stack is reached only here and by scopes (`push`, `cut`), never while
-        // another reference to it is alive; `f` is crate code that enters no scope.
+        // SAFETY: the stack is reached only here and by scopes entering and leaving, never
+        // while another reference to it is alive; `f` is crate code that enters no scope.
         let open = unsafe { &*c.open.get() };
-        if let Some(&span) = open.last() {
-            if !span.is_null() {
-                // SAFETY: a non-null entry is pushed only by `Scope::enter`, whose caller keeps
-                // the record alive and otherwise untouched until that scope ends, and a scope
-                // that ends cuts the stack back below its entry.
-                f(unsafe { &mut *span });
+        if let Some(top) = open.last() {
+            if !top.span.is_null() {
+                // SAFETY: a frame is on the stack only while its scope keeps the record alive
+                // and otherwise untouched (see `Frame`).
+                f(unsafe { &mut *top.span });
             }
         }
     });
 }
 
 impl Current {
-    /// Pushes a scope's entry; returns the depth the stack is to be cut back to when it ends.
-    #[inline]
-    fn push(&self, span: *mut SpanRecord) -> usize {
-        // SAFETY: see `with_open_span`.
-        let open = unsafe { &mut *self.open.get() };
-        let depth = open.len();
-        open.push(span);
-        depth
+    /// The stack of frames.
+    ///
+    /// # Safety
+    /// No other reference to it may be alive: only `with_open_span` and scopes entering and
+    /// leaving reach it, one at a time, and none of them runs code that reaches it again.
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    unsafe fn open(&self) -> &mut Vec<Frame> {
+        // SAFETY: the caller's promise.
+        unsafe { &mut *self.open.get() }
     }
 
-    /// Cuts the stack back to `depth`, dropping the entries of the scope that pushed at that
-    /// depth and of any still above it (scopes left out of order).
-    #[inline]
-    fn cut(&self, depth: usize) {
-        // SAFETY: see `with_open_span`.
-        unsafe { &mut *self.open.get() }.truncate(depth);
+    /// Leaves the scope entered with `slot` (see [`leave`]).
+    ///
+    /// # Safety
+    /// As for [`leave`].
+    #[inline(always)]
+    unsafe fn leave(&self, slot: *mut Context, leaving: Leaving) {
+        // SAFETY: see `Current::open`.
+        let open = unsafe { self.open() };
+        let len = open.len();
+        match open.last() {
+            Some(&Frame {
+                slot: top, starts, ..
+            }) if top == slot => {
+                // SAFETY: as in `enter_in`.
+                unsafe { swap(self.cx.get(), slot) };
+                STARTS_SPANS.with(|s| s.set(starts));
+                // With the length read before the swap (after it, through pointers the compiler
+                // cannot tell apart from the vector's, `pop` read and tested it again).
+                // SAFETY: the stack has the frame just read: `len` is at least 1.
+                unsafe { open.set_len(len - 1) };
+            }
+            // SAFETY: the caller's promise.
+            _ => unsafe { self.leave_under(slot, leaving) },
+        }
+    }
+
+    /// Leaves a scope whose frame is under others, or already taken off.
+    ///
+    /// # Safety
+    /// As for [`leave`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn leave_under(&self, slot: *mut Context, leaving: Leaving) {
+        // SAFETY: see `Current::open`.
+        let open = unsafe { self.open() };
+        let Some(at) = open.iter().rposition(|frame| frame.slot == slot) else {
+            // Taken off with a poll it was entered in: its context is back in its slot.
+            return;
+        };
+        match leaving {
+            Leaving::Call => {
+                // Not the top (`leave` saw to that), so there is a frame above, which now
+                // keeps what this one replaced; this one's own context comes back to its slot.
+                let starts = open[at].starts;
+                let above = &mut open[at + 1];
+                // SAFETY: both slots are alive while their frames are on the stack (see
+                // `Frame`), distinct, and not otherwise referenced now.
+                unsafe { swap(slot, above.slot) };
+                above.starts = starts;
+                open.remove(at);
+            }
+            Leaving::Poll => {
+                // The scopes above are left first, innermost first, each context back in its
+                // owner's slot.
+                for frame in open[at..].iter().rev() {
+                    // SAFETY: as above; and distinct from the thread-local's.
+                    unsafe { swap(self.cx.get(), frame.slot) };
+                }
+                STARTS_SPANS.with(|s| s.set(open[at].starts));
+                open.truncate(at);
+            }
+        }
     }
 }
 
-/// What entering a scope replaced, put back when it is left: the depth of the open-span stack
-/// before the scope's entry, and `STARTS_SPANS` (read back from the context just swapped in, it
-/// was a store-to-load stall on every enter and leave).
-#[derive(Clone, Copy)]
-pub(crate) struct Entry {
-    depth: usize,
-    prev_starts: bool,
+/// What leaving a scope does to the scopes entered after it and still entered (`tracing` spans:
+/// traced's own scopes are left in order).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Leaving {
+    /// A call returns (a traced sync call, `in_scope`): only its own scope is left, as
+    /// `tracing`'s registry does. A `tracing` span entered in it and still entered (a returned
+    /// `EnteredSpan`) stays current, and puts back what the call replaced when it is left.
+    Call,
+    /// A poll ends: the scopes entered in it are left with it, so that an `EnteredSpan` held
+    /// across an `.await` is not current for whatever the thread runs next (as it is with
+    /// `tracing`'s registry). Its exit, in a later poll, finds its scope gone.
+    Poll,
+}
+
+/// Swaps two contexts.
+///
+/// A read and two copies: `ptr::swap_nonoverlapping` (and `mem::swap`) swapped in eight-byte
+/// pieces in a sync call's start, 4 more instructions per sampled call (`callgrind`, 2026-12-04).
+///
+/// # Safety
+/// Both are valid, distinct, and not otherwise referenced during the swap.
+#[inline(always)]
+unsafe fn swap(a: *mut Context, b: *mut Context) {
+    // SAFETY: the caller's promise; `a`'s value is read out here and written back in `b` below,
+    // once, with nothing between that could unwind.
+    let held = unsafe { ptr::read(a) };
+    // SAFETY: the caller's promise.
+    unsafe { ptr::copy_nonoverlapping(b, a, 1) };
+    // SAFETY: as above; `b`'s value was moved to `a` and is not dropped here.
+    unsafe { ptr::write(b, held) };
 }
 
 /// Makes `*cx` this thread's current context, by swapping it into the thread-local (the
-/// previous context waits in `*cx`), and `span` (when not null) the open span. `None` when the
+/// previous context waits in `*cx`), and `span` (when not null) the open span. `false` when the
 /// thread-local is torn down: nothing is entered then.
 ///
 /// # Safety
 /// `cx` and a non-null `span` must stay valid, unmoved and otherwise unaccessed until [`leave`]
-/// with the returned entry.
+/// with the same `cx`, and no other scope entered meanwhile may use `cx`.
 #[inline(always)]
-pub(crate) unsafe fn enter(cx: *mut Context, span: *mut SpanRecord) -> Option<Entry> {
+pub(crate) unsafe fn enter(cx: *mut Context, span: *mut SpanRecord) -> bool {
     // SAFETY: the caller's promise is `enter_in`'s.
-    CURRENT.try_with(|c| unsafe { enter_in(c, cx, span) }).ok()
+    CURRENT
+        .try_with(|c| unsafe { enter_in(c, cx, span) })
+        .is_ok()
 }
 
 /// `enter`, with the thread-local at hand.
@@ -168,43 +278,43 @@ pub(crate) unsafe fn enter(cx: *mut Context, span: *mut SpanRecord) -> Option<En
 /// # Safety
 /// As for [`enter`].
 #[inline(always)]
-unsafe fn enter_in(c: &Current, cx: *mut Context, span: *mut SpanRecord) -> Entry {
+unsafe fn enter_in(c: &Current, cx: *mut Context, span: *mut SpanRecord) {
     // SAFETY: the caller's context is valid (see `enter`), and read before the swap.
     let starts = unsafe { (*cx).starts_spans() };
     // SAFETY: the two contexts are distinct (one is thread-local, the other the caller's) and
     // no reference into either is alive during the swap.
-    unsafe { ptr::swap_nonoverlapping(c.cx.get(), cx, 1) };
-    Entry {
-        depth: c.push(span),
-        prev_starts: STARTS_SPANS.with(|s| s.replace(starts)),
-    }
+    unsafe { swap(c.cx.get(), cx) };
+    let frame = Frame {
+        span,
+        slot: cx,
+        starts: STARTS_SPANS.with(|s| s.replace(starts)),
+    };
+    // SAFETY: see `Current::open`.
+    unsafe { c.open() }.push(frame);
 }
 
-/// Leaves what [`enter`] entered: the context comes back to `*cx`, and what was current before
-/// is current again.
+/// Leaves what [`enter`] entered with `cx`: its context comes back to `*cx`, and what was
+/// current before is current again. `leaving` says what becomes of scopes entered after it and
+/// still entered.
 ///
 /// # Safety
-/// `cx` is the pointer `entry` was entered with, still valid.
+/// `cx` is a pointer a scope was entered with, still valid.
 #[inline(always)]
-pub(crate) unsafe fn leave(cx: *mut Context, entry: Entry) {
-    let _ = CURRENT.try_with(|c| {
-        // SAFETY: as in `enter_in`.
-        unsafe { ptr::swap_nonoverlapping(c.cx.get(), cx, 1) };
-        STARTS_SPANS.with(|s| s.set(entry.prev_starts));
-        c.cut(entry.depth);
-    });
+pub(crate) unsafe fn leave(cx: *mut Context, leaving: Leaving) {
+    // SAFETY: the caller's promise.
+    let _ = CURRENT.try_with(|c| unsafe { c.leave(cx, leaving) });
 }
 
 /// Runs `start` with the current context (the new span's parent), and enters the context (and
 /// record) it returns, reaching the thread-local once for both: a sync call's start, which
-/// begins its span and makes it current in one call out of line.
+/// begins its span and makes it current in one call out of line. `true` when it entered.
 ///
 /// # Safety
-/// What `start` returns must be valid as [`enter`] requires, until [`leave`] with the entry.
+/// What `start` returns must be valid as [`enter`] requires, until [`leave`].
 #[inline(always)]
 pub(crate) unsafe fn start_and_enter(
     start: impl FnOnce(&Context) -> Option<(*mut Context, *mut SpanRecord)>,
-) -> Option<Entry> {
+) -> bool {
     // A pointer out of `try_with`, so that `start` (most of a sampled call's start, inlined
     // here) has one call site: called in both arms of a `match`, it was not inlined.
     let current = CURRENT.try_with(ptr::from_ref).ok();
@@ -213,9 +323,15 @@ pub(crate) unsafe fn start_and_enter(
     // SAFETY: as in `with`, no other reference into the context is alive: `start` is crate code
     // that neither enters nor leaves a scope, and the reference ends before the swap.
     let parent = current.map_or(&NONE, |c| unsafe { &*c.cx.get() });
-    let (cx, span) = start(parent)?;
+    let Some((cx, span)) = start(parent) else {
+        return false;
+    };
+    let Some(c) = current else {
+        return false;
+    };
     // SAFETY: the caller vouches for what `start` returned.
-    current.map(|c| unsafe { enter_in(c, cx, span) })
+    unsafe { enter_in(c, cx, span) };
+    true
 }
 
 /// An entered scope: while it lives, `cx` is this thread's current context and `span` its open
@@ -223,8 +339,9 @@ pub(crate) unsafe fn start_and_enter(
 /// the context it owns.
 pub(crate) struct Scope<'a> {
     cx: *mut Context,
-    /// `None` when the thread-local was torn down and nothing was entered.
-    entry: Option<Entry>,
+    leaving: Leaving,
+    /// `false` when the thread-local was torn down and nothing was entered.
+    entered: bool,
     _borrow: PhantomData<&'a mut Context>,
 }
 
@@ -232,10 +349,10 @@ impl<'a> Scope<'a> {
     /// Makes the context in `cx` current by swapping it into the thread-local; the previous
     /// context waits in `cx` until the scope ends.
     #[inline]
-    pub(crate) fn enter_cell(cx: &'a UnsafeCell<Context>) -> Self {
+    pub(crate) fn enter_cell(cx: &'a UnsafeCell<Context>, leaving: Leaving) -> Self {
         // SAFETY: the cell is borrowed for the scope's life, and a shared cell is only ever
         // accessed through scopes, one at a time on its owner's thread.
-        unsafe { Scope::enter(cx.get(), ptr::null_mut()) }
+        unsafe { Scope::enter(cx.get(), ptr::null_mut(), leaving) }
     }
 
     /// Makes `*cx` current, and `*span` (when not null) the open span, until the scope is dropped.
@@ -243,11 +360,12 @@ impl<'a> Scope<'a> {
     /// # Safety
     /// `cx` and a non-null `span` must stay valid, unmoved and otherwise unaccessed for `'a`.
     #[inline]
-    pub(crate) unsafe fn enter(cx: *mut Context, span: *mut SpanRecord) -> Self {
+    pub(crate) unsafe fn enter(cx: *mut Context, span: *mut SpanRecord, leaving: Leaving) -> Self {
         Scope {
             cx,
+            leaving,
             // SAFETY: the caller keeps both valid for `'a`, and the scope leaves within it.
-            entry: unsafe { enter(cx, span) },
+            entered: unsafe { enter(cx, span) },
             _borrow: PhantomData,
         }
     }
@@ -256,9 +374,9 @@ impl<'a> Scope<'a> {
 impl Drop for Scope<'_> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(entry) = self.entry {
+        if self.entered {
             // SAFETY: entered with `self.cx`, valid for the scope's life.
-            unsafe { leave(self.cx, entry) };
+            unsafe { leave(self.cx, self.leaving) };
         }
     }
 }
@@ -282,7 +400,7 @@ impl<'a> Entered<'a> {
 
     #[inline(never)]
     fn enter_out_of_line(span: &'a SpanGuard) -> Self {
-        Entered(ManuallyDrop::new(span.enter_if_any()))
+        Entered(ManuallyDrop::new(span.enter_if_any(Leaving::Poll)))
     }
 
     // The scope in `ManuallyDrop`, dropped here: otherwise the drop glue of every function
@@ -304,51 +422,75 @@ impl Drop for Entered<'_> {
     }
 }
 
-/// What a scope entered by [`replace`] took the place of, to be put back by [`restore`]: for a
-/// scope entered and left in two separate calls (a `tracing` span's enter and exit, in
-/// `crate::bridge`), which a borrowing [`Scope`] cannot span.
+/// The `tracing` spans entered on this thread, each with a copy of its context in a box of its
+/// own: a `tracing` span is entered and left in two calls (`on_enter`, `on_exit`), so no guard
+/// of traced's keeps the context in between; the box is the slot of its frame, which must not
+/// move while the frame is on the stack.
 #[cfg(feature = "tracing")]
-pub(crate) struct Replaced {
-    cx: Context,
-    /// The open-span stack's depth before `replace` pushed its (empty) entry.
-    depth: usize,
-    /// `STARTS_SPANS` before, put back by `restore` (as a `Scope` does).
-    starts: bool,
+struct Bridged {
+    /// Innermost last: the span's id, and the box its frame swaps with.
+    entered: Vec<(u64, ptr::NonNull<Context>)>,
+    /// Boxes of spans left, holding `Context::NONE`, to be used again: no allocation per enter.
+    spare: Vec<ptr::NonNull<Context>>,
 }
 
-/// Makes a copy of `cx` current with no open span (tags and logs of untouched code go nowhere
-/// until a span of traced's own is entered); returns what was current.
-///
-/// Inlined, so that its caller writes what was current straight where it keeps it (the bridge's
-/// stack of entered spans): made here and returned, it went through the stack twice, with loads
-/// wider than the stores before them (`perf`, 2026-12-03: a fifth of the bridge's enter).
 #[cfg(feature = "tracing")]
-#[inline(always)]
-pub(crate) fn replace(cx: &Context) -> Replaced {
-    CURRENT
-        .try_with(|c| Replaced {
-            // SAFETY: no reference into the thread's context is alive: only `with`, `with_mut`
-            // and scopes reach it, and none of them is running here.
-            cx: std::mem::replace(unsafe { &mut *c.cx.get() }, cx.clone()),
-            depth: c.push(ptr::null_mut()),
-            starts: STARTS_SPANS.with(|s| s.replace(cx.starts_spans())),
-        })
-        .unwrap_or_else(|_| Replaced {
-            cx: cx.clone(),
-            depth: 0,
-            starts: true,
-        })
+impl Drop for Bridged {
+    fn drop(&mut self) {
+        for slot in self
+            .entered
+            .drain(..)
+            .map(|(_, slot)| slot)
+            .chain(self.spare.drain(..))
+        {
+            // SAFETY: every pointer here came from `Box::into_raw`, and is freed once, here.
+            drop(unsafe { Box::from_raw(slot.as_ptr()) });
+        }
+    }
 }
 
-/// Puts back what [`replace`] replaced, in place: `replaced` then holds the context `replace`
-/// made current, to be dropped.
+/// Makes a copy of `cx`, the context of `tracing` span `id`, current with no open span (tags
+/// and logs of untouched code go nowhere until a span of traced's own is entered), until
+/// [`exit_bridged`] of `id`.
 #[cfg(feature = "tracing")]
-pub(crate) fn restore(replaced: &mut Replaced) {
+pub(crate) fn enter_bridged(id: u64, cx: &Context) {
     let _ = CURRENT.try_with(|c| {
-        // SAFETY: as in `replace`.
-        unsafe { ptr::swap(c.cx.get(), &mut replaced.cx) };
-        STARTS_SPANS.with(|s| s.set(replaced.starts));
-        c.cut(replaced.depth);
+        // SAFETY: reached only here and in `exit_bridged`, neither of which runs the other.
+        let bridged = unsafe { &mut *c.bridged.get() };
+        let slot = bridged
+            .spare
+            .pop()
+            .unwrap_or_else(|| ptr::NonNull::from(Box::leak(Box::new(Context::NONE))));
+        // SAFETY: a box of ours, out of the spare list: nothing else points at it.
+        unsafe { *slot.as_ptr() = cx.clone() };
+        bridged.entered.push((id, slot));
+        // SAFETY: the box stays allocated and is reached only through the frame until
+        // `exit_bridged` takes the frame off (or finds it gone) and only then reuses it.
+        unsafe { enter_in(c, slot.as_ptr(), ptr::null_mut()) };
+    });
+}
+
+/// Leaves the latest entry of `tracing` span `id`, and only it, as the registry's own span
+/// stack does ([`Leaving::Call`]): a scope entered after it and still entered stays current,
+/// and puts back what the span replaced when it is left.
+#[cfg(feature = "tracing")]
+pub(crate) fn exit_bridged(id: u64) {
+    let _ = CURRENT.try_with(|c| {
+        // SAFETY: as in `enter_bridged`.
+        let bridged = unsafe { &mut *c.bridged.get() };
+        let Some(at) = bridged
+            .entered
+            .iter()
+            .rposition(|&(entered, _)| entered == id)
+        else {
+            return;
+        };
+        let (_, slot) = bridged.entered.remove(at);
+        // SAFETY: entered with the box, allocated until it is freed with `bridged`.
+        unsafe { c.leave(slot.as_ptr(), Leaving::Call) };
+        // SAFETY: off the stack, the box is ours again: its copy of the span's context goes.
+        unsafe { *slot.as_ptr() = Context::NONE };
+        bridged.spare.push(slot);
     });
 }
 
@@ -356,7 +498,7 @@ pub(crate) fn restore(replaced: &mut Replaced) {
 mod tests {
     use std::cell::UnsafeCell;
 
-    use super::{starts_spans, with, with_open_span, Scope};
+    use super::{starts_spans, with, with_open_span, Leaving, Scope};
     use crate::context::Context;
     use crate::ids::{SpanId, TraceId};
     use crate::local::record::test_span;
@@ -378,10 +520,10 @@ mod tests {
         let unsampled = UnsafeCell::new(Context::unsampled_root(trace, &Context::NONE));
         assert!(mirrored(), "nothing current: a call starts a root");
         {
-            let _outer = Scope::enter_cell(&sampled);
+            let _outer = Scope::enter_cell(&sampled, Leaving::Call);
             assert!(mirrored());
             {
-                let _inner = Scope::enter_cell(&unsampled);
+                let _inner = Scope::enter_cell(&unsampled, Leaving::Call);
                 assert!(!mirrored(), "inside an unsampled trace nothing starts");
                 // Giving the pending root its ids changes the context, not the answer.
                 let _ = Context::current();
@@ -399,21 +541,44 @@ mod tests {
         id
     }
 
+    /// The current context's span id.
+    fn current_span() -> Option<SpanId> {
+        with(|cx| cx.is_sampled().then_some(cx.span_id))
+    }
+
+    fn sampled(span: u64) -> UnsafeCell<Context> {
+        UnsafeCell::new(Context::sampled_root(
+            TraceId::new(1, 2),
+            SpanId::new(span),
+            &Context::NONE,
+        ))
+    }
+
+    /// What a cell holds while its scope is not entered: the scope's own context.
+    fn held(cell: &UnsafeCell<Context>) -> Option<SpanId> {
+        // SAFETY: no scope of the cell is entered while the tests look.
+        let cx = unsafe { &*cell.get() };
+        cx.is_sampled().then_some(cx.span_id)
+    }
+
     #[test]
-    fn a_scope_left_out_of_order_takes_the_open_spans_of_the_scopes_above_it() {
-        let cx = Context::sampled_root(TraceId::new(1, 2), SpanId::new(3), &Context::NONE);
-        let (outer_cx, inner_cx) = (UnsafeCell::new(cx.clone()), UnsafeCell::new(cx));
-        let (mut outer, mut inner) = (test_span(1), test_span(2));
+    fn a_poll_left_under_other_scopes_takes_them_off_and_puts_back_their_contexts() {
+        let (outer, inner) = (sampled(1), sampled(2));
+        let (mut outer_record, mut inner_record) = (test_span(1), test_span(2));
         // SAFETY: the contexts and records outlive the scopes and are not touched while entered.
-        let outer_scope = unsafe { Scope::enter(outer_cx.get(), &mut outer) };
+        let outer_scope = unsafe { Scope::enter(outer.get(), &mut outer_record, Leaving::Poll) };
         // SAFETY: as above.
-        let inner_scope = unsafe { Scope::enter(inner_cx.get(), &mut inner) };
+        let inner_scope = unsafe { Scope::enter(inner.get(), &mut inner_record, Leaving::Call) };
         assert_eq!(open_span(), Some(SpanId::new(2)));
         drop(outer_scope);
+        assert_eq!(open_span(), None, "nothing is open once the poll is left");
+        assert_eq!(current_span(), None, "what was current before both");
+        assert!(mirrored());
+        assert_eq!(held(&outer), Some(SpanId::new(1)), "the poll's own context");
         assert_eq!(
-            open_span(),
-            None,
-            "nothing is open once the outer scope is left"
+            held(&inner),
+            Some(SpanId::new(2)),
+            "the inner scope's own context"
         );
         drop(inner_scope);
         assert_eq!(
@@ -421,48 +586,126 @@ mod tests {
             None,
             "the inner scope, left late, puts back nothing"
         );
+        assert_eq!(current_span(), None);
+        assert_eq!(held(&inner), Some(SpanId::new(2)));
+    }
+
+    #[cfg(feature = "tracing")]
+    fn bridged(span: u64) -> Context {
+        Context::sampled_root(TraceId::new(1, 2), SpanId::new(span), &Context::NONE)
     }
 
     /// A `tracing` span entered inside a traced function and left after it returned (a function
-    /// returning `EnteredSpan`): what it put back was a pointer to the function's record, whose
-    /// guard was gone, and `traced::tag` wrote through it.
+    /// returning `EnteredSpan`): what it put back was first a pointer to the function's record,
+    /// whose guard was gone (`traced::tag` wrote through it), then the function's context,
+    /// current again for good.
     #[cfg(feature = "tracing")]
     #[test]
-    fn a_replaced_scope_restored_after_the_span_under_it_ended_leaves_no_open_span() {
-        use super::{replace, restore};
+    fn a_call_returning_under_a_bridged_span_leaves_it_current_until_it_is_left() {
+        use super::{enter_bridged, exit_bridged};
 
-        let cx = UnsafeCell::new(Context::sampled_root(
-            TraceId::new(1, 2),
-            SpanId::new(3),
-            &Context::NONE,
-        ));
+        let cx = sampled(3);
         let mut record = test_span(1);
         // SAFETY: the context and record outlive the scope and are not touched while entered.
-        let function = unsafe { Scope::enter(cx.get(), &mut record) };
-        let mut bridged = replace(&Context::NONE);
+        let function = unsafe { Scope::enter(cx.get(), &mut record, Leaving::Call) };
+        enter_bridged(7, &bridged(4));
         assert_eq!(
             open_span(),
             None,
             "a bridged span has no record of traced's"
         );
         drop(function);
-        restore(&mut bridged);
         assert_eq!(
-            open_span(),
-            None,
-            "the function's span ended: nothing is open, not its record"
+            current_span(),
+            Some(SpanId::new(4)),
+            "the returned span is current"
         );
+        assert_eq!(
+            held(&cx),
+            Some(SpanId::new(3)),
+            "the function's own context is back"
+        );
+        exit_bridged(7);
+        assert_eq!(current_span(), None, "what was current before the function");
+        assert!(mirrored());
+        assert_eq!(open_span(), None, "not the function's record");
+    }
+
+    /// A `tracing` span entered by a caller and left inside a traced function (the function
+    /// drops the caller's `EnteredSpan`): the function's span stays current, and what the
+    /// `tracing` span replaced is current once the function returns.
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn a_bridged_span_left_under_a_scope_hands_what_it_replaced_to_that_scope() {
+        use super::{enter_bridged, exit_bridged};
+
+        enter_bridged(7, &bridged(4));
+        let cx = sampled(3);
+        let mut record = test_span(1);
+        // SAFETY: as above.
+        let function = unsafe { Scope::enter(cx.get(), &mut record, Leaving::Call) };
+        exit_bridged(7);
+        assert_eq!(
+            current_span(),
+            Some(SpanId::new(3)),
+            "the function's span is still current"
+        );
+        assert_eq!(open_span(), Some(SpanId::new(1)), "and its record open");
+        drop(function);
+        assert_eq!(current_span(), None, "not the left `tracing` span");
+        assert!(mirrored());
+        assert_eq!(held(&cx), Some(SpanId::new(3)));
+    }
+
+    /// A `tracing` span entered in one poll of a traced future and left in a later one (an
+    /// `EnteredSpan` held across an `.await`): the poll that ended took it off, and the future's
+    /// own context stayed its own (it had become the `tracing` span's, for every later poll).
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn a_bridged_span_held_across_polls_leaves_the_futures_context_its_own() {
+        use super::{enter_bridged, exit_bridged};
+
+        let future = sampled(3);
+        let first_poll = Scope::enter_cell(&future, Leaving::Poll);
+        enter_bridged(7, &bridged(4));
+        drop(first_poll);
+        assert_eq!(current_span(), None, "between polls, nothing is current");
+        assert_eq!(held(&future), Some(SpanId::new(3)));
+        let second_poll = Scope::enter_cell(&future, Leaving::Poll);
+        assert_eq!(current_span(), Some(SpanId::new(3)));
+        exit_bridged(7);
+        assert_eq!(
+            current_span(),
+            Some(SpanId::new(3)),
+            "the future's span is still current"
+        );
+        drop(second_poll);
+        assert_eq!(current_span(), None);
+        assert_eq!(held(&future), Some(SpanId::new(3)));
     }
 
     #[cfg(feature = "tracing")]
     #[test]
-    fn the_inline_test_follows_a_replaced_context_and_its_restoring() {
-        use super::{replace, restore};
+    fn bridged_spans_left_out_of_order_leave_the_one_still_entered_current() {
+        use super::{enter_bridged, exit_bridged};
+
+        enter_bridged(7, &bridged(4));
+        enter_bridged(8, &bridged(5));
+        exit_bridged(7);
+        assert_eq!(current_span(), Some(SpanId::new(5)));
+        exit_bridged(8);
+        assert_eq!(current_span(), None, "what was current before both");
+    }
+
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn the_inline_test_follows_a_bridged_context_and_its_leaving() {
+        use super::{enter_bridged, exit_bridged};
 
         let unsampled = Context::unsampled_root(TraceId::new(1, 2), &Context::NONE);
-        let mut replaced = replace(&unsampled);
+        enter_bridged(7, &unsampled);
         assert!(!mirrored());
-        restore(&mut replaced);
+        exit_bridged(7);
         assert!(mirrored());
     }
 }

@@ -16,7 +16,7 @@ use std::ptr;
 
 use crate::context::Context;
 use crate::ids;
-use crate::local::current::{self, Scope};
+use crate::local::current::{self, Leaving, Scope};
 use crate::local::panics;
 use crate::local::queue::{self, Tracer};
 use crate::local::record::{SpanRecord, NO_INLINE_TAGS};
@@ -341,18 +341,18 @@ impl SpanGuard {
     /// Runs `body` with this span current (the HTTP integrations' calls of the inner service).
     #[cfg(feature = "http")]
     pub(crate) fn run<R>(&self, body: impl FnOnce() -> R) -> R {
-        let _scope = self.enter_if_any();
+        let _scope = self.enter_if_any(Leaving::Call);
         body()
     }
 
-    /// Enters this span's scope until the returned value is dropped (for `poll`).
+    /// Enters this span's scope until the returned value is dropped.
     #[inline]
-    pub(crate) fn enter_if_any(&self) -> Option<Scope<'_>> {
+    pub(crate) fn enter_if_any(&self, leaving: Leaving) -> Option<Scope<'_>> {
         // SAFETY: the context (and the record, when sampled) are initialised, and the scope
         // borrows `self`, so they stay in place and are reached only through the scope until it
         // ends.
         self.scope()
-            .map(|(cx, record)| unsafe { Scope::enter(cx, record) })
+            .map(|(cx, record)| unsafe { Scope::enter(cx, record, leaving) })
     }
 
     /// Finishes the span: the record goes to the tracer's queue.

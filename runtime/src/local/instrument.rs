@@ -10,7 +10,7 @@ use std::task::{Context as TaskContext, Poll};
 use pin_project_lite::pin_project;
 
 use crate::context::Context;
-use crate::local::current::{Entered, Scope};
+use crate::local::current::{Entered, Leaving, Scope};
 use crate::local::guard::SpanGuard;
 
 pin_project! {
@@ -153,7 +153,7 @@ impl<F: Future> Future for WithContext<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _scope = Scope::enter_cell(&this.cx.0);
+        let _scope = Scope::enter_cell(&this.cx.0, Leaving::Poll);
         this.inner.poll(cx)
     }
 }
@@ -200,7 +200,7 @@ impl Context {
     /// ```
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         let cell = UnsafeCell::new(self.clone());
-        let _scope = Scope::enter_cell(&cell);
+        let _scope = Scope::enter_cell(&cell, Leaving::Call);
         f()
     }
 

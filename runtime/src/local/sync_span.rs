@@ -11,7 +11,7 @@ use std::ops::Deref;
 use std::pin::Pin;
 
 use crate::context::Context;
-use crate::local::current::{self, Entry};
+use crate::local::current::{self, Leaving};
 use crate::local::guard::{Callsite, SpanGuard};
 use crate::local::queue;
 
@@ -29,8 +29,8 @@ use crate::local::queue;
 pub struct SyncSpan {
     /// Never dropped as such: [`SyncSpan::finish`] closes it, after which it holds nothing.
     guard: ManuallyDrop<SpanGuard>,
-    /// Set while the span is current: what entering it replaced.
-    entry: Option<Entry>,
+    /// Set while the span's scope is entered.
+    entered: bool,
     _pinned: PhantomPinned,
     _this_thread: PhantomData<*const ()>,
 }
@@ -42,7 +42,7 @@ impl SyncSpan {
     pub fn off() -> SyncSpan {
         SyncSpan {
             guard: ManuallyDrop::new(SpanGuard::off()),
-            entry: None,
+            entered: false,
             _pinned: PhantomPinned,
             _this_thread: PhantomData,
         }
@@ -68,7 +68,7 @@ impl SyncSpan {
         let guard = &mut *self.guard;
         // SAFETY: the context and record returned are the guard's, which is pinned (see the
         // type's doc) and left by `finish` before it is closed.
-        self.entry = unsafe {
+        self.entered = unsafe {
             current::start_and_enter(|parent| {
                 // Inside an unsampled trace nothing starts (the inline test above said so, but
                 // it read a mirror; this reads the context itself).
@@ -88,7 +88,7 @@ impl SyncSpan {
         this.guard.start_explicit(callsite, parent);
         if let Some((cx, span)) = this.guard.scope() {
             // SAFETY: as in `start_out_of_line`.
-            this.entry = unsafe { current::enter(cx, span) };
+            this.entered = unsafe { current::enter(cx, span) };
         }
     }
 
@@ -96,7 +96,7 @@ impl SyncSpan {
     /// (current now), or the argument itself when this call has no span of its own.
     #[must_use]
     pub fn rebind(&self, original: &Context) -> Context {
-        if self.entry.is_some() {
+        if self.entered {
             Context::current()
         } else {
             self.guard.rebind(original)
@@ -113,10 +113,10 @@ impl SyncSpan {
     /// Leaves the span's scope and finishes it: one call out of line.
     #[inline(never)]
     fn finish(&mut self) {
-        if let Some(entry) = self.entry.take() {
+        if std::mem::take(&mut self.entered) {
             if let Some((cx, _)) = self.guard.scope() {
                 // SAFETY: entered with this context pointer, still valid: the guard is pinned.
-                unsafe { current::leave(cx, entry) };
+                unsafe { current::leave(cx, Leaving::Call) };
             }
         }
         self.guard.close_inline();
