@@ -220,9 +220,33 @@ impl Current {
                     unsafe { swap(self.cx.get(), frame.slot) };
                 }
                 STARTS_SPANS.with(|s| s.set(open[at].starts));
+                #[cfg(feature = "tracing")]
+                self.forget_bridged(&open[at + 1..]);
                 open.truncate(at);
             }
         }
+    }
+}
+
+#[cfg(feature = "tracing")]
+impl Current {
+    /// Forgets the `tracing` spans whose frames a poll took off with its own: their exit, if it
+    /// comes on this thread, has nothing left to do, and it may never come here (the future
+    /// resumed on another thread and left the span there), so that their entries do not pile
+    /// up for the thread's life.
+    #[cold]
+    fn forget_bridged(&self, taken_off: &[Frame]) {
+        // SAFETY: as in `enter_bridged`; the caller holds the frames, not this.
+        let Bridged { entered, spare } = unsafe { &mut *self.bridged.get() };
+        entered.retain(|&(_, slot)| {
+            if !taken_off.iter().any(|frame| frame.slot == slot.as_ptr()) {
+                return true;
+            }
+            // SAFETY: off the stack, the box is ours again (as in `exit_bridged`).
+            unsafe { *slot.as_ptr() = Context::NONE };
+            spare.push(slot);
+            false
+        });
     }
 }
 
@@ -236,7 +260,8 @@ pub(crate) enum Leaving {
     Call,
     /// A poll ends: the scopes entered in it are left with it, so that an `EnteredSpan` held
     /// across an `.await` is not current for whatever the thread runs next (as it is with
-    /// `tracing`'s registry). Its exit, in a later poll, finds its scope gone.
+    /// `tracing`'s registry). Its exit, in a later poll (here or on another thread), finds
+    /// nothing left to do.
     Poll,
 }
 
@@ -681,6 +706,35 @@ mod tests {
         );
         drop(second_poll);
         assert_eq!(current_span(), None);
+        assert_eq!(held(&future), Some(SpanId::new(3)));
+    }
+
+    /// A `tracing` span held across an `.await` whose future resumed on another thread: its exit
+    /// comes there, never here, so the poll that took it off forgets it.
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn a_bridged_span_taken_off_by_a_poll_is_not_kept_for_an_exit_on_this_thread() {
+        use super::{enter_bridged, exit_bridged, CURRENT};
+
+        let entered = || {
+            // SAFETY: nothing else reaches the thread's bridged spans while the test reads.
+            CURRENT.with(|c| unsafe { &*c.bridged.get() }.entered.len())
+        };
+        let future = sampled(3);
+        for _ in 0..3 {
+            let poll = Scope::enter_cell(&future, Leaving::Poll);
+            enter_bridged(7, &bridged(4));
+            assert_eq!(entered(), 1);
+            drop(poll);
+            assert_eq!(entered(), 0, "forgotten when the poll took its frame off");
+            assert_eq!(current_span(), None);
+        }
+        exit_bridged(7);
+        assert_eq!(
+            current_span(),
+            None,
+            "an exit that comes after all changes nothing"
+        );
         assert_eq!(held(&future), Some(SpanId::new(3)));
     }
 
