@@ -751,6 +751,111 @@ mod tests {
         assert_eq!(current_span(), None, "what was current before both");
     }
 
+    /// Random interleavings of traced scopes (nested, as guards and polls are) with `tracing`
+    /// spans entered and left in any order, against a model: the live scopes in the order they
+    /// were entered, the last one's context current; a call leaves only itself, a poll the
+    /// scopes above it too; a `tracing` span's exit leaves its latest live entry.
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn scopes_entered_and_left_in_any_order_keep_the_innermost_live_one_current() {
+        use super::{enter_bridged, exit_bridged, CURRENT};
+
+        /// A live scope of the model: its span id, and the `tracing` id of a bridged one.
+        #[derive(Clone, Copy, PartialEq, Debug)]
+        struct Live {
+            span: u64,
+            bridged: Option<u64>,
+        }
+
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut random = move |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        let cells: Vec<UnsafeCell<Context>> = (1..=8).map(sampled).collect();
+        for _ in 0..500 {
+            let mut live: Vec<Live> = Vec::new();
+            // The traced scopes entered, innermost last: its cell's index, and how it leaves.
+            let mut scopes: Vec<(usize, Leaving, Scope<'_>)> = Vec::new();
+            let mut next_span = 100;
+            // Forty random steps, then leaving everything still entered, in a random order.
+            for step in 0.. {
+                let bridged_live: Vec<u64> = live.iter().filter_map(|l| l.bridged).collect();
+                let op = if step < 40 {
+                    random(4)
+                } else if !bridged_live.is_empty() && (scopes.is_empty() || random(2) == 0) {
+                    3
+                } else if !scopes.is_empty() {
+                    1
+                } else {
+                    break;
+                };
+                match op {
+                    0 if scopes.len() < cells.len() => {
+                        let at = scopes.len();
+                        let leaving = if random(2) == 0 {
+                            Leaving::Call
+                        } else {
+                            Leaving::Poll
+                        };
+                        scopes.push((at, leaving, Scope::enter_cell(&cells[at], leaving)));
+                        live.push(Live {
+                            span: at as u64 + 1,
+                            bridged: None,
+                        });
+                    }
+                    1 if !scopes.is_empty() => {
+                        let (at, leaving, scope) = scopes.pop().expect("not empty");
+                        drop(scope);
+                        let own = Live {
+                            span: at as u64 + 1,
+                            bridged: None,
+                        };
+                        let index = live.iter().position(|l| *l == own).expect("live");
+                        if leaving == Leaving::Poll {
+                            live.truncate(index);
+                        } else {
+                            live.remove(index);
+                        }
+                        assert_eq!(held(&cells[at]), Some(SpanId::new(at as u64 + 1)));
+                    }
+                    2 => {
+                        let id = random(3) + 1;
+                        next_span += 1;
+                        enter_bridged(id, &bridged(next_span));
+                        live.push(Live {
+                            span: next_span,
+                            bridged: Some(id),
+                        });
+                    }
+                    _ => {
+                        let id = if step < 40 {
+                            random(3) + 1
+                        } else {
+                            bridged_live[random(bridged_live.len() as u64) as usize]
+                        };
+                        exit_bridged(id);
+                        if let Some(index) = live.iter().rposition(|l| l.bridged == Some(id)) {
+                            live.remove(index);
+                        }
+                    }
+                }
+                assert_eq!(current_span(), live.last().map(|l| SpanId::new(l.span)));
+                assert!(mirrored());
+            }
+            assert_eq!(current_span(), None, "all left: nothing is current");
+            CURRENT.with(|c| {
+                // SAFETY: nothing else reaches the stacks while the test reads them.
+                let open = unsafe { &*c.open.get() };
+                // SAFETY: as above.
+                let bridged = unsafe { &*c.bridged.get() };
+                assert!(open.is_empty() && bridged.entered.is_empty());
+            });
+        }
+    }
+
     #[cfg(feature = "tracing")]
     #[test]
     fn the_inline_test_follows_a_bridged_context_and_its_leaving() {
