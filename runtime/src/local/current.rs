@@ -242,9 +242,8 @@ impl Current {
             if !taken_off.iter().any(|frame| frame.slot == slot.as_ptr()) {
                 return true;
             }
-            // SAFETY: off the stack, the box is ours again (as in `exit_bridged`).
-            unsafe { *slot.as_ptr() = Context::NONE };
-            spare.push(slot);
+            // SAFETY: its frame was just taken off.
+            unsafe { give_back(spare, slot) };
             false
         });
     }
@@ -468,10 +467,21 @@ impl Drop for Bridged {
             .map(|(_, slot)| slot)
             .chain(self.spare.drain(..))
         {
-            // SAFETY: every pointer here came from `Box::into_raw`, and is freed once, here.
+            // SAFETY: every pointer here came from `Box::leak`, and is freed once, here.
             drop(unsafe { Box::from_raw(slot.as_ptr()) });
         }
     }
+}
+
+/// Puts a bridged span's box back among the spare ones, dropping its copy of the span's context.
+///
+/// # Safety
+/// The box's frame is off the stack: nothing else points at it any more.
+#[cfg(feature = "tracing")]
+unsafe fn give_back(spare: &mut Vec<ptr::NonNull<Context>>, slot: ptr::NonNull<Context>) {
+    // SAFETY: the caller's promise; the box holds a valid context, dropped by the assignment.
+    unsafe { *slot.as_ptr() = Context::NONE };
+    spare.push(slot);
 }
 
 /// Makes a copy of `cx`, the context of `tracing` span `id`, current with no open span (tags
@@ -513,9 +523,8 @@ pub(crate) fn exit_bridged(id: u64) {
         let (_, slot) = bridged.entered.remove(at);
         // SAFETY: entered with the box, allocated until it is freed with `bridged`.
         unsafe { c.leave(slot.as_ptr(), Leaving::Call) };
-        // SAFETY: off the stack, the box is ours again: its copy of the span's context goes.
-        unsafe { *slot.as_ptr() = Context::NONE };
-        bridged.spare.push(slot);
+        // SAFETY: its frame was just taken off (or was already).
+        unsafe { give_back(&mut bridged.spare, slot) };
     });
 }
 
@@ -571,12 +580,14 @@ mod tests {
         with(|cx| cx.is_sampled().then_some(cx.span_id))
     }
 
+    /// A sampled context whose span id is `span`.
+    fn root(span: u64) -> Context {
+        Context::sampled_root(TraceId::new(1, 2), SpanId::new(span), &Context::NONE)
+    }
+
+    /// A scope's cell holding `root(span)`.
     fn sampled(span: u64) -> UnsafeCell<Context> {
-        UnsafeCell::new(Context::sampled_root(
-            TraceId::new(1, 2),
-            SpanId::new(span),
-            &Context::NONE,
-        ))
+        UnsafeCell::new(root(span))
     }
 
     /// What a cell holds while its scope is not entered: the scope's own context.
@@ -615,11 +626,6 @@ mod tests {
         assert_eq!(held(&inner), Some(SpanId::new(2)));
     }
 
-    #[cfg(feature = "tracing")]
-    fn bridged(span: u64) -> Context {
-        Context::sampled_root(TraceId::new(1, 2), SpanId::new(span), &Context::NONE)
-    }
-
     /// A `tracing` span entered inside a traced function and left after it returned (a function
     /// returning `EnteredSpan`): what it put back was first a pointer to the function's record,
     /// whose guard was gone (`traced::tag` wrote through it), then the function's context,
@@ -633,7 +639,7 @@ mod tests {
         let mut record = test_span(1);
         // SAFETY: the context and record outlive the scope and are not touched while entered.
         let function = unsafe { Scope::enter(cx.get(), &mut record, Leaving::Call) };
-        enter_bridged(7, &bridged(4));
+        enter_bridged(7, &root(4));
         assert_eq!(
             open_span(),
             None,
@@ -664,7 +670,7 @@ mod tests {
     fn a_bridged_span_left_under_a_scope_hands_what_it_replaced_to_that_scope() {
         use super::{enter_bridged, exit_bridged};
 
-        enter_bridged(7, &bridged(4));
+        enter_bridged(7, &root(4));
         let cx = sampled(3);
         let mut record = test_span(1);
         // SAFETY: as above.
@@ -692,7 +698,7 @@ mod tests {
 
         let future = sampled(3);
         let first_poll = Scope::enter_cell(&future, Leaving::Poll);
-        enter_bridged(7, &bridged(4));
+        enter_bridged(7, &root(4));
         drop(first_poll);
         assert_eq!(current_span(), None, "between polls, nothing is current");
         assert_eq!(held(&future), Some(SpanId::new(3)));
@@ -723,7 +729,7 @@ mod tests {
         let future = sampled(3);
         for _ in 0..3 {
             let poll = Scope::enter_cell(&future, Leaving::Poll);
-            enter_bridged(7, &bridged(4));
+            enter_bridged(7, &root(4));
             assert_eq!(entered(), 1);
             drop(poll);
             assert_eq!(entered(), 0, "forgotten when the poll took its frame off");
@@ -743,8 +749,8 @@ mod tests {
     fn bridged_spans_left_out_of_order_leave_the_one_still_entered_current() {
         use super::{enter_bridged, exit_bridged};
 
-        enter_bridged(7, &bridged(4));
-        enter_bridged(8, &bridged(5));
+        enter_bridged(7, &root(4));
+        enter_bridged(8, &root(5));
         exit_bridged(7);
         assert_eq!(current_span(), Some(SpanId::new(5)));
         exit_bridged(8);
@@ -824,7 +830,7 @@ mod tests {
                     2 => {
                         let id = random(3) + 1;
                         next_span += 1;
-                        enter_bridged(id, &bridged(next_span));
+                        enter_bridged(id, &root(next_span));
                         live.push(Live {
                             span: next_span,
                             bridged: Some(id),
