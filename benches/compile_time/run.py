@@ -7,11 +7,11 @@ target/compile-bench/: plain code, `#[tracing::instrument(skip_all)]`, `#[fastra
 its `enable` feature, as an application that traces turns it on; without it the attribute expands
 to nothing) and `#[traced]` (this repository's runtime/), and the floor under all of them: plain
 code whose functions each begin a bare guard, ended when it is dropped (what finishing a span
-however the function returns needs at the least, with no name, clock or scope). Dependencies are prebuilt; then rounds
-of debug and release rebuilds of each crate (`touch src/lib.rs`, `CARGO_INCREMENTAL=0 cargo
-build`) are interleaved and their medians printed side by side, with the expanded line count, the
-number of mono items (functions codegen had to compile), and where rustc spent the time
-(`-Ztime-passes` under RUSTC_BOOTSTRAP=1, one build each).
+however the function returns needs at the least, with no name, clock or scope). Dependencies are
+prebuilt; then rounds of debug and release rebuilds of each crate (`touch src/lib.rs`,
+`CARGO_INCREMENTAL=0 cargo build`) are interleaved and their medians printed side by side, with
+the expanded line count, the number of mono items (functions codegen had to compile), and where
+rustc spent the time (`-Ztime-passes` under RUSTC_BOOTSTRAP=1, one build each).
 
     python3 benches/compile_time/run.py [--n 600] [--rounds 3] [--variants plain,traced] [--application]
 
